@@ -1,0 +1,185 @@
+"""Compare tab: annotators pick the better of two edits (left / tie / right), stored in SQLite."""
+from __future__ import annotations
+
+import random
+import tempfile
+from pathlib import Path
+
+import gradio as gr
+
+from ..errors import DiffChatError
+from ..storage.items import Item
+from ..storage.votes import VoteStore
+from .results import pair_rates, plot_rates
+
+# Keyboard shortcuts: 1 / ← left, 2 / ↓ / T tie, 3 / → right, S skip, B back (not while typing).
+SHORTCUTS_JS = """
+<script>
+document.addEventListener("keydown", (e) => {
+  const t = e.target;
+  if (e.ctrlKey || e.metaKey || e.altKey) return;
+  if (t && (t.tagName === "INPUT" || t.tagName === "TEXTAREA" || t.isContentEditable)) return;
+  const ids = {"1": "vote-left", "ArrowLeft": "vote-left", "2": "vote-tie", "ArrowDown": "vote-tie",
+               "t": "vote-tie", "3": "vote-right", "ArrowRight": "vote-right", "s": "vote-skip",
+               "b": "vote-back"};
+  const button = document.getElementById(ids[e.key]);
+  if (!button || button.offsetParent === null || button.disabled) return;
+  e.preventDefault();
+  button.click();
+});
+</script>
+"""
+
+
+class CompareApp:
+    """The compare tab's logic; handlers take and return plain values (testable without a browser).
+
+    Session state is a dict: annotator, queue of (item id, method, method) still to show,
+    current task {item, left, right} or None, history of voted tasks, votes cast this session.
+    """
+
+    def __init__(self, store: VoteStore, items: list[Item] | None, seed: int | None = None):
+        self.store = store
+        self.items = {item.id: item for item in items or []}
+        self.rng = random.Random(seed)
+
+    @staticmethod
+    def new_state() -> dict:
+        return {"annotator": "", "queue": [], "current": None, "history": [], "done": 0}
+
+    def tasks(self) -> list[tuple[str, str, str]]:
+        """Every (item, method_a, method_b) pair to compare, methods sorted."""
+        return [(item.id, a, b) for item in self.items.values()
+                for i, a in enumerate(item.methods) for b in item.methods[i + 1:]]
+
+    # ---- handlers -----------------------------------------------------------------------------
+
+    def start(self, name: str, state: dict):
+        """Set the annotator and show their first unvoted item."""
+        name = (name or "").strip()
+        if not name:
+            gr.Warning("Please enter your name (any nickname) so your votes can be told apart.")
+            return state, *self.view(state)
+        if not self.items:
+            gr.Warning("No comparison items are loaded. Start the app with --items path/to/items.jsonl.")
+            return state, *self.view(state)
+        voted = self.store.voted_keys(name)
+        queue = [t for t in self.tasks() if t not in voted]
+        self.rng.shuffle(queue)
+        state = {**self.new_state(), "annotator": name, "queue": queue}
+        return self._advance(state)
+
+    def vote(self, choice: str, state: dict):
+        """Store the vote on the current item (changing an earlier one) and move on."""
+        task = state.get("current")
+        if not task:
+            gr.Warning("There is no item to vote on.")
+            return state, *self.view(state)
+        try:
+            self.store.vote(task["item"], task["left"], task["right"], choice, state["annotator"])
+        except DiffChatError as e:
+            gr.Warning(str(e))
+            return state, *self.view(state)
+        state = {**state, "history": state["history"] + [task], "done": state["done"] + 1}
+        return self._advance(state)
+
+    def skip(self, state: dict):
+        if not state.get("current"):
+            return state, *self.view(state)
+        return self._advance(state)
+
+    def back(self, state: dict):
+        """Show the previous voted item again (same sides); voting again changes that vote."""
+        if not state.get("history"):
+            gr.Warning("Nothing to go back to yet.")
+            return state, *self.view(state)
+        prev, current = state["history"][-1], state["current"]
+        queue = ([(current["item"], *sorted((current["left"], current["right"])))] if current else []) + state["queue"]
+        state = {**state, "history": state["history"][:-1], "queue": queue, "current": prev,
+                 "done": state["done"] - 1}
+        return state, *self.view(state)
+
+    def _advance(self, state: dict):
+        queue = list(state["queue"])
+        current = None
+        if queue:
+            item, a, b = queue.pop(0)
+            left, right = (a, b) if self.rng.random() < 0.5 else (b, a)
+            current = {"item": item, "left": left, "right": right}
+        state = {**state, "queue": queue, "current": current}
+        return state, *self.view(state)
+
+    def view(self, state: dict):
+        """(setup visible, voting visible, status markdown, instruction markdown, raw, left, right)."""
+        if not state.get("annotator"):
+            return gr.update(visible=True), gr.update(visible=False), "", "", None, None, None
+        task = state.get("current")
+        who = f"Annotating as **{state['annotator']}** · {state['done']} voted this session"
+        if task is None:
+            done = "All items are done. Thank you!" if self.items else "No items are loaded."
+            return gr.update(visible=False), gr.update(visible=True), f"{who} · {done}", "", None, None, None
+        item = self.items[task["item"]]
+        left_count = len(state["queue"]) + 1
+        status = f"{who} · {left_count} left"
+        text = f"### Instruction: “{item.instruction}”\n<small>Original prompt: {item.raw_prompt}</small>"
+        return (gr.update(visible=False), gr.update(visible=True), status, text,
+                str(item.raw_image), str(item.images[task["left"]]), str(item.images[task["right"]]))
+
+    def results(self):
+        rates = pair_rates(self.store.votes())
+        table = [r.as_row() for r in rates]
+        return plot_rates(rates), table, f"{self.store.count()} votes in `{self.store.path}`"
+
+    def export(self, fmt: str) -> str:
+        out = Path(tempfile.mkdtemp(prefix="diffchat-votes-")) / f"votes.{fmt}"
+        return str(self.store.export_csv(out) if fmt == "csv" else self.store.export_jsonl(out))
+
+
+def build_compare_tab(app: CompareApp) -> None:
+    """The compare tab's components and events (call inside a gr.Blocks / gr.Tab)."""
+    state = gr.State(CompareApp.new_state())
+    with gr.Column(visible=True) as setup:
+        gr.Markdown("Compare two edits of the same image: which one follows the instruction better "
+                    "while keeping the rest of the picture? Enter your name once to begin.")
+        with gr.Row():
+            name = gr.Textbox(label="Your name", placeholder="e.g. alice", elem_id="annotator", scale=4)
+            start = gr.Button("Start annotating", variant="primary", elem_id="annotator-start", scale=1)
+    with gr.Column(visible=False) as voting:
+        status = gr.Markdown(elem_id="compare-status")
+        instruction = gr.Markdown(elem_id="compare-instruction")
+        with gr.Row(equal_height=True):
+            raw = gr.Image(label="Original", type="filepath", interactive=False, elem_id="compare-raw")
+            left = gr.Image(label="Left", type="filepath", interactive=False, elem_id="compare-left")
+            right = gr.Image(label="Right", type="filepath", interactive=False, elem_id="compare-right")
+        with gr.Row():
+            vote_left = gr.Button("◀ Left is better  [1]", variant="primary", elem_id="vote-left")
+            vote_tie = gr.Button("Tie  [2]", elem_id="vote-tie")
+            vote_right = gr.Button("Right is better ▶  [3]", variant="primary", elem_id="vote-right")
+        with gr.Row():
+            back = gr.Button("↩ Back  [B]", size="sm", variant="secondary", elem_id="vote-back")
+            skip = gr.Button("Skip  [S]", size="sm", variant="secondary", elem_id="vote-skip")
+
+    outputs = [state, setup, voting, status, instruction, raw, left, right]
+    gr.on([start.click, name.submit], app.start, [name, state], outputs)
+    for button, choice in ((vote_left, "left"), (vote_tie, "tie"), (vote_right, "right")):
+        button.click(lambda s, c=choice: app.vote(c, s), [state], outputs, concurrency_limit=None)
+    skip.click(app.skip, [state], outputs, concurrency_limit=None)
+    back.click(app.back, [state], outputs, concurrency_limit=None)
+
+
+def build_results_tab(app: CompareApp) -> gr.Button:
+    """Win/tie/lose chart and table per method pair, with CSV / JSONL export."""
+    gr.Markdown("Human preference per method pair (share of votes the first method wins, ties, loses).")
+    plot = gr.Plot(label="Preference", elem_id="results-plot")
+    table = gr.Dataframe(headers=["Pair", "Win", "Tie", "Lose", "Votes"], interactive=False,
+                         elem_id="results-table")
+    summary = gr.Markdown()
+    with gr.Row():
+        refresh = gr.Button("Refresh", elem_id="results-refresh")
+        csv_button = gr.Button("Export CSV")
+        jsonl_button = gr.Button("Export JSONL")
+    export = gr.File(label="Export", interactive=False)
+    refresh.click(app.results, None, [plot, table, summary])
+    csv_button.click(lambda: app.export("csv"), None, export)
+    jsonl_button.click(lambda: app.export("jsonl"), None, export)
+    return refresh
