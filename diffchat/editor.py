@@ -68,7 +68,7 @@ def pick_device_dtype(device=None, dtype=None):
     return device, dtype
 
 
-def _validate(prompt: str, instruction: str) -> tuple[str, str]:
+def validate_pair(prompt: str, instruction: str) -> tuple[str, str]:
     prompt, instruction = (prompt or "").strip(), (instruction or "").strip()
     if not prompt:
         raise InvalidInput("There is no prompt to edit yet: type a starting prompt first.")
@@ -147,7 +147,7 @@ class PromptEditor:
         import torch
         from tqdm.auto import tqdm
 
-        pairs = [_validate(p, i) for p, i in pairs]
+        pairs = [validate_pair(p, i) for p, i in pairs]
         opts = self.options.update(**generation)
         if opts.seed is not None:
             torch.manual_seed(opts.seed)

@@ -1,0 +1,200 @@
+"""Command line: python -m diffchat edit | render | chat | score."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .errors import DiffChatError, InvalidInput
+
+
+def _add_generation_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("decoding (greedy unless --sample or --num-beams)")
+    g.add_argument("--sample", action="store_true", help="sample instead of greedy decoding")
+    g.add_argument("--typical-p", type=float, help="locally typical sampling mass, e.g. 0.97")
+    g.add_argument("--temperature", type=float)
+    g.add_argument("--top-p", type=float)
+    g.add_argument("--num-beams", type=int)
+    g.add_argument("--max-new-tokens", type=int)
+    g.add_argument("--gen-seed", type=int, help="seed for sampling")
+
+
+def _generation(a) -> dict:
+    return {"do_sample": True if a.sample else None, "typical_p": a.typical_p, "temperature": a.temperature,
+            "top_p": a.top_p, "num_beams": a.num_beams, "max_new_tokens": a.max_new_tokens, "seed": a.gen_seed}
+
+
+def _read_edit_rows(path: Path) -> list[dict]:
+    if not path.is_file():
+        raise InvalidInput(f"Input file not found: {path}")
+    rows = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InvalidInput(f"{path}:{n}: not valid JSON ({exc.msg})") from None
+        if not isinstance(row, dict) or not isinstance(row.get("input"), str) or not isinstance(row.get("edit"), str):
+            raise InvalidInput(f"{path}:{n}: each line needs text fields 'input' and 'edit'")
+        rows.append(row)
+    return rows
+
+
+def cmd_edit(a) -> None:
+    from .editor import load_editor
+
+    if a.input_file:
+        if not a.output_file:
+            raise InvalidInput("--input-file needs --output-file")
+        rows = _read_edit_rows(Path(a.input_file))
+        editor = load_editor(a.model)
+        preds = editor.edit_batch([(r["input"], r["edit"]) for r in rows], batch_size=a.batch_size,
+                                  progress=True, **_generation(a))
+        out = Path(a.output_file)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with out.open("w", encoding="utf-8") as f:
+            for row, pred in zip(rows, preds):
+                f.write(json.dumps({**row, "prediction": pred}, ensure_ascii=False) + "\n")
+        print(f"Wrote {len(rows)} predictions to {out}", file=sys.stderr)
+        return
+    if a.prompt is None or a.instruction is None:
+        raise InvalidInput("Give --prompt and --instruction, or --input-file and --output-file.")
+    editor = load_editor(a.model)
+    print(editor.edit(a.prompt, a.instruction, **_generation(a)))
+
+
+def _progress_bar(total_hint: int | None = None):
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=total_hint, desc="Rendering", unit="step")
+
+    def callback(step: int, total: int) -> None:
+        bar.total = total
+        bar.n = step
+        bar.refresh()
+
+    return bar, callback
+
+
+def _load_image(path: str | None):
+    if not path:
+        return None
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            return im.convert("RGB")
+    except (OSError, UnidentifiedImageError) as exc:
+        raise InvalidInput(f"Cannot read the image {path}: {exc}") from None
+
+
+def cmd_render(a) -> None:
+    from .render import Renderer
+
+    renderer = Renderer(device=a.device)
+    bar, callback = _progress_bar()
+    image = renderer.render(a.prompt, backend=a.backend, seed=a.seed, negative_prompt=a.negative_prompt,
+                            steps=a.steps, guidance=a.guidance, width=a.width, height=a.height,
+                            init_image=_load_image(a.init_image), strength=a.strength,
+                            instruction=a.instruction, progress=callback)
+    bar.close()
+    out = Path(a.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    image.save(out)
+    print(out)
+
+
+def cmd_chat(a) -> None:
+    from .chat import ChatController
+    from .editor import load_editor
+    from .render import Renderer
+    from .session import ChatSession
+
+    session = ChatSession.load(a.load) if a.load else None
+    controller = ChatController(load_editor(a.model), Renderer(device=a.device), session,
+                                backend=a.backend, seed=a.seed)
+    folder = Path(a.session_dir)
+    print("DiffChat: type a starting prompt, then instructions ('make it snowy'). "
+          "Commands: undo, redo, start over, quit.")
+    while True:
+        try:
+            message = input("you> ").strip()
+        except EOFError:
+            break
+        if message.lower() in {"quit", "exit", ":q"}:
+            break
+        if not message:
+            continue
+        bar, callback = _progress_bar()
+        reply = controller.handle(message, progress=callback)
+        bar.close()
+        print(f"diffchat> {reply.text}")
+        if reply.prompt:
+            print(f"prompt: {reply.prompt}")
+        if reply.kind not in ("error", "clarify"):
+            controller.session.save(folder)
+            if reply.turn is not None and reply.turn.image:
+                print(f"image: {folder / 'images' / reply.turn.image}")
+    print(f"Session saved in {folder}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m diffchat", description="Create images by chatting.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    e = sub.add_parser("edit", help="rewrite a prompt by an instruction (or a JSONL file of them)")
+    e.add_argument("--prompt")
+    e.add_argument("--instruction")
+    e.add_argument("--input-file", help="JSONL with 'input' and 'edit' per line")
+    e.add_argument("--output-file", help="JSONL out: each input line plus 'prediction'")
+    e.add_argument("--model", help="editor: default (shipped), base, a folder, a .gguf file, a Hub id, openai:MODEL")
+    e.add_argument("--batch-size", type=int, default=8)
+    _add_generation_args(e)
+    e.set_defaults(func=cmd_edit)
+
+    r = sub.add_parser("render", help="render a prompt with a text-to-image backend")
+    r.add_argument("--prompt", required=True)
+    r.add_argument("--backend", default="tiny", help="a registry name (see README) or a diffusers id/folder")
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--steps", type=int)
+    r.add_argument("--guidance", type=float)
+    r.add_argument("--negative-prompt")
+    r.add_argument("--width", type=int)
+    r.add_argument("--height", type=int)
+    r.add_argument("--init-image", help="img2img source image")
+    r.add_argument("--strength", type=float, default=0.6)
+    r.add_argument("--instruction", help="for instruct-pix2pix backends")
+    r.add_argument("--device")
+    r.add_argument("--out", default="image.png")
+    r.set_defaults(func=cmd_render)
+
+    c = sub.add_parser("chat", help="chat in the terminal: a prompt, then instructions")
+    c.add_argument("--model", help="editor (as for edit)")
+    c.add_argument("--backend", default="tiny")
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--device")
+    c.add_argument("--session-dir", default="diffchat-session", help="where the session is saved")
+    c.add_argument("--load", help="continue a saved session folder")
+    c.set_defaults(func=cmd_chat)
+
+    try:
+        from .scoring.cli import add_score_parser
+    except ImportError:
+        add_score_parser = None
+    if add_score_parser is not None:
+        add_score_parser(sub)
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except DiffChatError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0
