@@ -144,7 +144,7 @@ def train(cfg: SFTRunConfig, resume: bool = False) -> Path:
         per_device_train_batch_size=cfg.batch_size, per_device_eval_batch_size=cfg.batch_size,
         gradient_accumulation_steps=cfg.grad_accum, learning_rate=cfg.lr, weight_decay=cfg.weight_decay,
         warmup_steps=cfg.warmup_ratio, lr_scheduler_type=cfg.scheduler, max_length=cfg.max_length,
-        bf16=cfg.bf16, use_cpu=cfg.use_cpu, gradient_checkpointing=cfg.gradient_checkpointing,
+        bf16=cfg.bf16, use_cpu=cfg.use_cpu, activation_checkpointing=cfg.gradient_checkpointing,
         logging_steps=cfg.logging_steps, save_steps=cfg.save_steps, save_total_limit=cfg.save_total_limit,
         eval_strategy="epoch" if val_ds is not None else "no", seed=cfg.seed, report_to="none",
         completion_only_loss=True, dataloader_num_workers=0,
