@@ -176,7 +176,7 @@ class ChatSession:
         source = _as_image(source_image, "source image") if source_image is not None else None
         image = _as_image(image, "image") if image is not None else None
         self.reset()
-        turn = Turn(0, None, "", "", prompt, _check_seed(seed), str(backend), dict(settings or {}))
+        turn = _checked(Turn(0, None, "", "", prompt, _check_seed(seed), str(backend), dict(settings or {})))
         self._attach(turn, image)
         if source is not None:
             self.source_name = SOURCE_NAME
@@ -192,7 +192,7 @@ class ChatSession:
         if self.head is None:
             raise InvalidInput("Start the chat with a prompt first.")
         head = self.turns[self.head]
-        turn = Turn(
+        turn = _checked(Turn(
             id=max(self.turns) + 1,
             parent=head.id,
             instruction=str(instruction),
@@ -203,7 +203,7 @@ class ChatSession:
             settings=dict(head.settings if settings is None else settings),
             scores=dict(scores or {}),
             manual=bool(manual),
-        )
+        ))
         self._attach(turn, image)
         self.turns[turn.id] = turn
         self.head = turn.id
@@ -293,13 +293,16 @@ class ChatSession:
         images = folder / IMAGES_DIR
         names = {t.image for t in self.turns.values() if t.image} | ({self.source_name} - {None})
         try:
+            text = json.dumps(self.to_dict(), indent=1, ensure_ascii=False)
+        except (TypeError, ValueError) as e:
+            raise SessionFileError(f"Could not save the chat: a turn holds a value JSON cannot store ({e}).") from e
+        try:
             images.mkdir(parents=True, exist_ok=True)
             key = str(folder.resolve())
             for name in sorted(names):
                 if (key, name) not in self._on_disk or not (images / name).is_file():
                     _atomic_write(images / name, lambda f, im=self._images[name]: im.save(f, format="PNG"))
                     self._on_disk.add((key, name))
-            text = json.dumps(self.to_dict(), indent=1, ensure_ascii=False)
             _atomic_write(folder / SESSION_FILE, lambda f: f.write(text.encode("utf-8")))
             for old in images.iterdir():  # images of turns that are gone (after "start over")
                 if _OUR_IMAGE.fullmatch(old.name) and old.name not in names and not old.is_symlink():
@@ -344,6 +347,14 @@ def _check_seed(seed) -> int:
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
         raise InvalidInput(f"The seed must be a whole number from 0 to {MAX_SEED}, not {seed!r}.")
     return seed
+
+
+def _checked(turn: Turn) -> Turn:
+    """The turn, if it can be saved and loaded back (the same checks as `load`)."""
+    for key, ok in _TURN_TYPES.items():
+        if not ok(getattr(turn, key)):
+            raise InvalidInput(f"Invalid {key} for a chat turn: {str(getattr(turn, key))[:80]!r}.")
+    return turn
 
 
 def _atomic_write(path: Path, write: Callable[[Any], Any]) -> None:

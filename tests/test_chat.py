@@ -302,3 +302,16 @@ def test_real_prompt_editor_and_replay(tiny_lm_dir, renderer):
     new = ctl.session.replay(editor, renderer)
     assert [t.prompt_after for t in new.history()] == [t.prompt_after for t in ctl.session.history()]
     assert all(same(new.image_of(a), ctl.session.image_of(b)) for a, b in zip(new.turns, ctl.session.turns))
+
+
+def test_start_from_image_with_the_real_tiny_captioner(renderer, tmp_path):
+    from diffchat.caption import Captioner
+
+    photo = tmp_path / "photo.png"
+    Image.effect_noise((64, 64), 40).convert("RGB").save(photo)
+    captioner = Captioner.from_pretrained("tiny", device="cpu")
+    ctl = ChatController(RuleEditor(), renderer, settings={"steps": 2, "strength": 0.5})
+    reply = ctl.start_from_image(photo, captioner)
+    assert reply.kind == "start" and reply.prompt == captioner.caption(photo)
+    reply = ctl.handle("make it snowy")
+    assert reply.kind == "edit" and reply.image.size == (64, 64)

@@ -119,6 +119,14 @@ def test_reset_and_bad_inputs():
         s.add_turn("x", "   ")
     with pytest.raises(InvalidInput, match="too long"):
         s.add_turn("x", "y" * 5000)
+    with pytest.raises(InvalidInput, match="instruction"):
+        s.add_turn("x" * 5000, "y")
+    with pytest.raises(InvalidInput, match="settings"):
+        s.add_turn("x", "y", settings={"steps": object()})
+    with pytest.raises(InvalidInput, match="scores"):
+        s.add_turn("x", "y", scores={"clip": "high"})
+    with pytest.raises(InvalidInput, match="backend"):
+        s.add_turn("x", "y", backend="")
     assert len(s) == 3 and s.head == 2
 
 
@@ -173,6 +181,14 @@ def test_save_is_atomic_and_drops_stale_images(tmp_path):
     assert not [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]
     t = ChatSession.load(tmp_path)
     assert same(t.current_image, img(77)) and len(t) == 1
+
+
+def test_unstorable_scores_are_refused_before_writing(tmp_path):
+    s = chat()
+    s.current.scores["clip"] = np.float32(3.0)  # set after the fact, e.g. by a scorer
+    with pytest.raises(SessionFileError, match="JSON cannot store"):
+        s.save(tmp_path / "chat")
+    assert not (tmp_path / "chat").exists()
 
 
 def test_failed_save_leaves_the_old_file(tmp_path, monkeypatch):
