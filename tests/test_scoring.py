@@ -9,7 +9,7 @@ from diffchat.errors import InvalidInput, ModelLoadError
 from diffchat.scoring import ScoreCache, ScoreSuite, load_scorer, tiny_scorer_config
 from diffchat.scoring.backbone import clip_backbone, image_sha256
 from diffchat.scoring.scorers import ScorerConfig
-from diffchat.scoring.tiny import clip_bpe_tokenizer
+from diffchat.tiny import clip_tokenizer
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +44,7 @@ def _pin(scorer, images, prompts, img_vecs, txt_vecs):
 def test_clip_bpe_tokenizer_matches_open_clip():
     import open_clip
 
-    tok, ref = clip_bpe_tokenizer(), open_clip.tokenizer.SimpleTokenizer()
+    tok, ref = clip_tokenizer(), open_clip.tokenizer.SimpleTokenizer()
     for s in PROMPTS + ["Van Gogh's starry night!!"]:
         assert tok(s)["input_ids"] == [49406] + ref.encode(s) + [49407]
     assert tok.model_max_length == 77

@@ -385,7 +385,7 @@ def write_charts(out: Path, table: list[dict], avg: list[dict], cfg: EvalConfig)
     for k in METRICS:
         if not any(r[k] is not None for r in rows):
             continue
-        fig, ax = plt.subplots(figsize=(1.2 + 0.9 * len(groups) * max(1, len(cfg.methods)) / 2, 3.6), dpi=110)
+        fig, ax = plt.subplots(figsize=(max(5.0, 1.5 + 0.45 * len(groups) * len(cfg.methods)), 3.8), dpi=110)
         width = 0.8 / len(cfg.methods)
         for j, m in enumerate(cfg.methods):
             vals = [next((r[k] for r in rows if r["backend"] == g and r["method"] == m), None) for g in groups]
@@ -393,11 +393,12 @@ def write_charts(out: Path, table: list[dict], avg: list[dict], cfg: EvalConfig)
             ax.bar(xs, [0 if v is None else v for v in vals], width, label=m)
         ax.set_xticks(range(len(groups)), groups)
         ax.set_title(LABELS[k] + (" (x100)" if k == "hps" else ""))
-        ax.legend(fontsize=7, ncol=min(len(cfg.methods), 3))
+        ax.legend(fontsize=8, ncol=min(len(cfg.methods), 4), loc="upper center", bbox_to_anchor=(0.5, -0.1),
+                  frameon=False)
         ax.grid(axis="y", alpha=0.3)
-        fig.tight_layout()
+        ax.axhline(0, color="#444", linewidth=0.8)
         path = folder / f"{k}.png"
-        fig.savefig(path)
+        fig.savefig(path, bbox_inches="tight")
         plt.close(fig)
         written.append(path)
     return written

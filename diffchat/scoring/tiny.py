@@ -3,34 +3,20 @@
 `tiny_scorer_config(folder)` writes (once) a tiny transformers CLIP for CLIP score / directional
 CLIP / aesthetic, a second one for PickScore, an aesthetic MLP on its embedding size, and a tiny
 open_clip model with an HPS-style checkpoint, and returns the `ScorerConfig` pointing at them.
-The tokenizers are the real CLIP BPE, built offline from the vocabulary open_clip ships.
+The tokenizers are the real CLIP BPE (diffchat.tiny.clip_tokenizer, built offline from open_clip's file).
 """
 from __future__ import annotations
 
-import gzip
 import json
 from pathlib import Path
 
 import torch
 
+from ..tiny import clip_tokenizer
 from .scorers import AESTHETIC_DIMS, ScorerConfig
 
 TINY_EMBED = 16
 _VERSION = 1  # bump to rebuild cached tiny scorers
-
-
-def clip_bpe_tokenizer(model_max_length: int = 77):
-    """The real CLIP tokenizer (49408 tokens), built from open_clip's bundled BPE merges."""
-    from open_clip.tokenizer import bytes_to_unicode, default_bpe
-    from transformers import CLIPTokenizer
-
-    merges = gzip.open(default_bpe()).read().decode("utf-8").split("\n")[1 : 49152 - 256 - 2 + 1]
-    merges = [tuple(m.split()) for m in merges]
-    symbols = list(bytes_to_unicode().values())
-    symbols = symbols + [s + "</w>" for s in symbols] + ["".join(m) for m in merges]
-    symbols += ["<|startoftext|>", "<|endoftext|>"]
-    vocab = {s: i for i, s in enumerate(symbols)}
-    return CLIPTokenizer(vocab=vocab, merges=merges, model_max_length=model_max_length)
 
 
 def _save_tiny_clip(folder: Path, seed: int) -> None:
@@ -46,7 +32,7 @@ def _save_tiny_clip(folder: Path, seed: int) -> None:
     size = vision["image_size"]
     image_processor = CLIPImageProcessor(size={"shortest_edge": size}, crop_size={"height": size, "width": size})
     model.save_pretrained(folder)
-    CLIPProcessor(image_processor=image_processor, tokenizer=clip_bpe_tokenizer()).save_pretrained(folder)
+    CLIPProcessor(image_processor=image_processor, tokenizer=clip_tokenizer()).save_pretrained(folder)
 
 
 def _save_tiny_aesthetic(path: Path, seed: int) -> None:
