@@ -439,11 +439,12 @@ class PPOTrainer:
 
         self.model.train()
         stats = {k: [] for k in ("policy_loss", "value_loss", "entropy", "clipfrac", "approx_kl")}
-        n = len(trajs)
+        # a fixed number of mini-batches per epoch, whatever the number of ADM- extras, so every
+        # process makes the same number of optimiser steps (DDP) and the schedule length is known
+        n_mini = math.ceil(cfg.batch_size / cfg.mini_batch_size)
         for _ in range(cfg.ppo_epochs):
-            perm = torch.randperm(n).tolist()
-            for s in range(0, n, cfg.mini_batch_size):
-                idx = torch.tensor(perm[s:s + cfg.mini_batch_size], device=mask.device)
+            for idx in torch.randperm(len(trajs)).tensor_split(n_mini):
+                idx = idx.to(mask.device)
                 m = mask[idx]
                 logp, values, logits = self.forward(self.model, batch, idx)
                 ratio = torch.exp(logp - old_logp[idx])

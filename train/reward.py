@@ -399,6 +399,7 @@ class RewardConfig:
     backend: str = "tiny"           # image: text-to-image backend
     seed: int = 0                   # image: render seed
     steps: int | None = None        # image: denoising steps (None: the backend's default)
+    scorers: str = "default"        # image: "default" (PickScore v1 + LAION aesthetic) or "tiny" (tests)
     device: str | None = None
 
 
@@ -410,22 +411,29 @@ class RewardOutput:
 
 
 class ImageScorer:
-    """Standardised PickScore and aesthetic score of images rendered from each prompt."""
+    """Standardised PickScore and aesthetic score of the image rendered from each prompt."""
 
     def __init__(self, cfg: RewardConfig):
         from diffchat.render import Renderer
-        from diffchat.scoring import aesthetic_score, pick_score
+        from diffchat.scoring import ScorerConfig, load_scorer
 
+        if cfg.scorers == "tiny":
+            from diffchat.paths import cache_dir
+            from diffchat.scoring import tiny_scorer_config
+
+            scorer_cfg = tiny_scorer_config(cache_dir() / "tiny", device=cfg.device)
+        else:
+            scorer_cfg = ScorerConfig(device=cfg.device)
         self.cfg, self.renderer = cfg, Renderer(device=cfg.device)
-        self._pick, self._aes = pick_score, aesthetic_score
+        self.pick, self.aes = load_scorer("pickscore", scorer_cfg), load_scorer("aesthetic", scorer_cfg)
 
     def __call__(self, prompts: list[str]) -> dict[str, list[float]]:
         images = [self.renderer.render(p, backend=self.cfg.backend, seed=self.cfg.seed, steps=self.cfg.steps)
                   for p in prompts]
         (pm, ps), (am, as_) = IMAGE_SCORE_STATS["pickscore"], IMAGE_SCORE_STATS["aesthetic"]
-        picks = [(s - pm) / ps for s in self._pick(images, prompts)]
-        aes = [(s - am) / as_ for s in self._aes(images)]
-        return {"pickscore": picks, "aesthetic": aes}
+        picks = self.pick.score(images=images, prompts=prompts)
+        aes = self.aes.score(images=images)
+        return {"pickscore": [(s - pm) / ps for s in picks], "aesthetic": [(s - am) / as_ for s in aes]}
 
 
 class Reward:
