@@ -204,7 +204,11 @@ def _backend_identity(name: str, steps: int | None) -> str:
     from diffchat.backends import get_backend
 
     spec = get_backend(name)
-    return _sha(asdict(spec), steps, fingerprint(spec.model_id) if not spec.tiny else spec.model_id)
+    if spec.tiny:
+        from diffchat.tiny import TINY_VERSION
+
+        return _sha(asdict(spec), steps, TINY_VERSION)
+    return _sha(asdict(spec), steps, fingerprint(spec.model_id))
 
 
 def _ip2p_backend(backend: str, cfg: EvalConfig) -> str:
