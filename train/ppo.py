@@ -410,7 +410,7 @@ class PPOTrainer:
 
     # ---- one PPO iteration -------------------------------------------------------------------
     def step(self) -> dict:
-        from trl.trainer.utils import entropy_from_logits
+        from trl.trainer.utils import entropy_from_logits, selective_log_softmax
 
         cfg, step, start = self.cfg, self.step_done, time.perf_counter()
         trajs = self.rollout(step)
@@ -421,8 +421,6 @@ class PPOTrainer:
             old_logp, old_values, _ = self.forward(self.model, batch)
             ref_logits = self.ref(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
                                   position_ids=batch["position_ids"], use_cache=False).logits
-            from trl.trainer.utils import selective_log_softmax
-
             Q, R = batch["Q"], batch["R"]
             ref_logp = selective_log_softmax(ref_logits[:, Q - 1:Q + R - 1].float(), batch["input_ids"][:, Q:Q + R])
             kl = (old_logp - ref_logp) * mask
