@@ -29,6 +29,7 @@ class SFTRunConfig:
     source_field: str = "beautified_source_prompt"  # InstructPE only; "source_prompt" for raw prompts
     skip_bad: bool = False
     val_fraction: float = 0.1
+    synthetic: int = 0                 # rule-made replace/remove/swap edits added to the train split (train/augment.py)
     seed: int = 0
     output_dir: str = "runs/sft"
     lora: dict | None = None           # e.g. {r: 16, alpha: 32, dropout: 0.05}; None = full fine-tuning
@@ -89,6 +90,12 @@ def build_datasets(cfg: SFTRunConfig, tokenizer):
         print(f"{path}: {report}")
         rows += part
     train, val = split_by_source(rows, cfg.val_fraction, cfg.seed)
+    if cfg.synthetic:
+        from train.augment import synthetic_edits
+
+        extra = synthetic_edits(train, cfg.synthetic, cfg.seed)
+        print(f"added {len(extra)} synthetic edits made from training prompts")
+        train = train + extra
     out = Path(cfg.output_dir)
     write_jsonl(train, out / "data" / "train.jsonl")
     write_jsonl(val, out / "data" / "val.jsonl")
@@ -185,8 +192,11 @@ def main(argv=None) -> None:
     p.add_argument("--output-dir", help="override output_dir")
     p.add_argument("--max-steps", type=int, help="override max_steps (for a quick try)")
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint in output_dir")
+    p.add_argument("--no-ship", action="store_true", help="do not copy the result to ship_to")
     a = p.parse_args(argv)
     cfg = SFTRunConfig.from_yaml(a.config, output_dir=a.output_dir, max_steps=a.max_steps)
+    if a.no_ship:
+        cfg.ship_to = None
     train(cfg, resume=a.resume)
 
 

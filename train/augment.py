@@ -1,0 +1,100 @@
+"""Synthetic edit triplets that teach the editor to *drop* what an instruction replaces or removes.
+
+Human-written edits mostly add words; a small model trained on them learns to keep everything.
+From each chosen training source prompt we make one triplet by rule:
+- replace a noun by another noun of the training vocabulary that is not its WordNet synonym
+  ("turn the horse into a zebra": horse -> zebra),
+- remove a noun ("remove the boat"),
+- swap a season, time of day or weather word ("make it winter").
+Only training-split prompts are used, so nothing leaks into the validation split.
+"""
+from __future__ import annotations
+
+import random
+import re
+
+from diffchat.scoring.ci import _tagged, _wordnet, synonyms
+from train.adm import _is_keyword, _tidy
+from train.data import EditRow
+
+REPLACE = ["replace the {x} with {a} {y}", "turn the {x} into {a} {y}", "change the {x} to {a} {y}",
+           "make the {x} {a} {y}", "{a} {y} instead of the {x}", "swap the {x} for {a} {y}",
+           "the {x} should be {a} {y}"]
+REMOVE = ["remove the {x}", "get rid of the {x}", "without the {x}", "take out the {x}", "no {x}"]
+GROUPS = [["spring", "summer", "autumn", "winter"],
+          ["morning", "afternoon", "evening", "night", "sunset", "sunrise", "dawn", "dusk"],
+          ["sunny", "rainy", "snowy", "foggy", "stormy", "cloudy"]]
+SWAP = ["make it {y}", "change it to {y}", "{y} instead of {x}", "set it in {y}", "make it {y} instead"]
+
+
+def _sub(text: str, word: str, new: str) -> str:
+    """Replace the first whole-word `word` (with a leading article when removing), keeping capitals."""
+    pattern = re.compile(rf"(\b(?:a|an|the)\s+)?\b{re.escape(word)}\b", re.IGNORECASE)
+    m = pattern.search(text)
+    if not m:
+        return text
+    if not new:
+        return _tidy(text[:m.start()] + text[m.end():])
+    found = m.group(0)[len(m.group(1) or ""):]
+    new = new.capitalize() if found[:1].isupper() else new
+    return text[:m.start()] + (m.group(1) or "") + new + text[m.end():]
+
+
+def _swap(row_source: str, rng: random.Random) -> EditRow | None:
+    words = set(re.findall(r"[a-z]+", row_source.lower()))
+    for group in GROUPS:
+        present = [w for w in group if w in words]
+        if present:
+            x = present[0]
+            y = rng.choice([w for w in group if w != x])
+            return EditRow(row_source, rng.choice(SWAP).format(x=x, y=y), _sub(row_source, x, y))
+    return None
+
+
+def common_nouns(texts: list[str]) -> dict[str, list[str]]:
+    """Lower-case words tagged as common nouns (NN / NNS) that WordNet knows as nouns, by tag."""
+    wn = _wordnet()[0]
+    found: dict[str, set[str]] = {"NN": set(), "NNS": set()}
+    for text in texts:
+        written = set(re.findall(r"\b[a-z]+\b", text))  # as written: capitalised names are left out
+        for tok, tag, lemma in _tagged(text):
+            if tag in found and tok in written and _is_keyword(tok, tag, lemma) and wn.synsets(lemma, "n"):
+                found[tag].add(tok)
+    return {tag: sorted(words) for tag, words in found.items()}
+
+
+def synthetic_edits(rows: list[EditRow], n: int, seed: int = 0, remove_share: float = 0.3) -> list[EditRow]:
+    """Up to `n` rule-made triplets from the sources of `rows` (one per source at most)."""
+    rng = random.Random(seed)
+    vocab = common_nouns([r.source for r in rows] + [r.target for r in rows])
+    sources = sorted({r.source for r in rows})
+    rng.shuffle(sources)
+    out: list[EditRow] = []
+    for source in sources:
+        if len(out) >= n:
+            break
+        swapped = _swap(source, rng)
+        if swapped is not None and swapped.target != source:
+            out.append(swapped)
+            continue
+        nouns = [(t, g, lem) for t, g, lem in _tagged(source) if t in vocab.get(g, ())]
+        nouns = [k for k in nouns if re.search(rf"\b{re.escape(k[0])}\b", source)]
+        if not nouns:
+            continue
+        tok, tag, lemma = rng.choice(nouns)
+        if rng.random() < remove_share and len(nouns) > 1:
+            target = _sub(source, tok, "")
+            instruction = rng.choice(REMOVE).format(x=tok)
+        else:
+            banned = synonyms(tok) | synonyms(lemma) | {tok, lemma}
+            choices = [w for w in vocab[tag] if w not in banned]
+            if not choices:
+                continue
+            new = rng.choice(choices)
+            target = _sub(source, tok, new)
+            article = "some" if tag == "NNS" else ("an" if new[0] in "aeiou" else "a")
+            instruction = rng.choice(REPLACE).format(x=tok, y=new, a=article).replace("some ", "", 1 if
+                                                                                     rng.random() < 0.5 else 0)
+        if target and target != source:
+            out.append(EditRow(source, instruction, target))
+    return out
