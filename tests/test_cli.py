@@ -4,7 +4,6 @@ import os
 import subprocess
 import sys
 
-import pytest
 from PIL import Image
 
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}

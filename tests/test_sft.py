@@ -5,6 +5,7 @@ import pytest
 import yaml
 
 from diffchat.editor import load_editor
+from diffchat.errors import InvalidInput
 from train.sft import SFTRunConfig, build_datasets, train
 
 
@@ -26,7 +27,7 @@ def run_config(tmp_path, tiny_lm_dir):
 def test_config_rejects_unknown_keys(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("lerning_rate: 1\n")
-    with pytest.raises(ValueError, match="unknown config key"):
+    with pytest.raises(InvalidInput, match="unknown config key"):
         SFTRunConfig.from_yaml(bad)
 
 

@@ -26,7 +26,7 @@ import random
 import shutil
 import time
 from copy import deepcopy
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -35,6 +35,7 @@ import torch.nn as nn
 import yaml
 
 from diffchat.errors import InvalidInput
+from train.config import config_from_yaml
 
 METRICS = "metrics.jsonl"
 CKPT_DIR = "checkpoints"
@@ -93,17 +94,7 @@ class PPOConfig:
 
     @classmethod
     def from_yaml(cls, path, **overrides) -> "PPOConfig":
-        path = Path(path)
-        if not path.is_file():
-            raise InvalidInput(f"Config file not found: {path}")
-        raw = yaml.safe_load(path.read_text()) or {}
-        raw.update({k: v for k, v in overrides.items() if v is not None})
-        unknown = set(raw) - {f.name for f in fields(cls)}
-        if unknown:
-            raise InvalidInput(f"{path}: unknown config key(s) {sorted(unknown)}")
-        if isinstance(raw.get("data"), str):
-            raw["data"] = [raw["data"]]
-        return cls(**raw)
+        return config_from_yaml(cls, path, overrides)
 
 
 # ---------------------------------------------------------------------------------------------

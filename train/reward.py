@@ -19,13 +19,14 @@ import json
 import math
 import random
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import yaml
 
 from diffchat.errors import InvalidInput, ModelLoadError
+from train.config import config_from_yaml
 
 TARGETS = ("pickscore", "aesthetic")
 HEAD_FILE = "reward_head.pt"
@@ -256,19 +257,8 @@ class RewardModelConfig:
 
     @classmethod
     def from_yaml(cls, path, **overrides) -> "RewardModelConfig":
-        return _config_from_yaml(cls, path, overrides)
+        return config_from_yaml(cls, path, overrides)
 
-
-def _config_from_yaml(cls, path, overrides):
-    path = Path(path)
-    if not path.is_file():
-        raise InvalidInput(f"Config file not found: {path}")
-    raw = yaml.safe_load(path.read_text()) or {}
-    raw.update({k: v for k, v in overrides.items() if v is not None})
-    unknown = set(raw) - {f.name for f in fields(cls)}
-    if unknown:
-        raise InvalidInput(f"{path}: unknown config key(s) {sorted(unknown)}")
-    return cls(**raw)
 
 
 def load_score_rows(path: str | Path, targets=TARGETS) -> list[dict]:

@@ -11,13 +11,14 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import yaml
 
 from diffchat.editor import EDITOR_META, EMBEDDED_BASE
 from diffchat.templates import build_prompt
+from train.config import config_from_yaml
 from train.data import load_rows, split_by_source, write_jsonl
 
 
@@ -52,15 +53,7 @@ class SFTRunConfig:
 
     @classmethod
     def from_yaml(cls, path, **overrides) -> "SFTRunConfig":
-        raw = yaml.safe_load(Path(path).read_text()) or {}
-        raw.update({k: v for k, v in overrides.items() if v is not None})
-        known = {f.name for f in fields(cls)}
-        unknown = set(raw) - known
-        if unknown:
-            raise ValueError(f"{path}: unknown config key(s) {sorted(unknown)}; known: {sorted(known)}")
-        if isinstance(raw.get("data"), str):
-            raw["data"] = [raw["data"]]
-        return cls(**raw)
+        return config_from_yaml(cls, path, overrides)
 
 
 def load_model_and_tokenizer(cfg: SFTRunConfig):
