@@ -35,17 +35,19 @@ class CompareApp:
     """The compare tab's logic; handlers take and return plain values (testable without a browser).
 
     Session state is a dict: annotator, queue of (item id, method, method) still to show,
-    current task {item, left, right} or None, history of voted tasks, votes cast this session.
+    current task {item, left, right} or None, and the tasks voted on this session (for Back).
     """
 
-    def __init__(self, store: VoteStore, items: list[Item] | None, seed: int | None = None):
+    def __init__(self, store: VoteStore, items: list[Item] | None, seed: int | None = None,
+                 focus: str | None = "diffchat"):
         self.store = store
         self.items = {item.id: item for item in items or []}
         self.rng = random.Random(seed)
+        self.focus = focus  # the method whose win rate the results show, in pairs that hold it
 
     @staticmethod
     def new_state() -> dict:
-        return {"annotator": "", "queue": [], "current": None, "history": [], "done": 0}
+        return {"annotator": "", "queue": [], "current": None, "history": []}
 
     def tasks(self) -> list[tuple[str, str, str]]:
         """Every (item, method_a, method_b) pair to compare, methods sorted."""
@@ -80,7 +82,7 @@ class CompareApp:
         except DiffChatError as e:
             gr.Warning(str(e))
             return state, *self.view(state)
-        state = {**state, "history": state["history"] + [task], "done": state["done"] + 1}
+        state = {**state, "history": state["history"] + [task]}
         return self._advance(state)
 
     def skip(self, state: dict):
@@ -95,8 +97,7 @@ class CompareApp:
             return state, *self.view(state)
         prev, current = state["history"][-1], state["current"]
         queue = ([(current["item"], *sorted((current["left"], current["right"])))] if current else []) + state["queue"]
-        state = {**state, "history": state["history"][:-1], "queue": queue, "current": prev,
-                 "done": state["done"] - 1}
+        state = {**state, "history": state["history"][:-1], "queue": queue, "current": prev}
         return state, *self.view(state)
 
     def _advance(self, state: dict):
@@ -114,7 +115,7 @@ class CompareApp:
         if not state.get("annotator"):
             return gr.update(visible=True), gr.update(visible=False), "", "", None, None, None
         task = state.get("current")
-        who = f"Annotating as **{state['annotator']}** · {state['done']} voted this session"
+        who = f"Annotating as **{state['annotator']}** · {len(state['history'])} voted this session"
         if task is None:
             done = "All items are done. Thank you!" if self.items else "No items are loaded."
             return gr.update(visible=False), gr.update(visible=True), f"{who} · {done}", "", None, None, None
@@ -126,7 +127,7 @@ class CompareApp:
                 str(item.raw_image), str(item.images[task["left"]]), str(item.images[task["right"]]))
 
     def results(self):
-        rates = pair_rates(self.store.votes())
+        rates = pair_rates(self.store.votes(), focus=self.focus)
         table = [r.as_row() for r in rates]
         return plot_rates(rates), table, f"{self.store.count()} votes in `{self.store.path}`"
 
@@ -148,9 +149,10 @@ def build_compare_tab(app: CompareApp) -> None:
         status = gr.Markdown(elem_id="compare-status")
         instruction = gr.Markdown(elem_id="compare-instruction")
         with gr.Row(equal_height=True):
-            raw = gr.Image(label="Original", type="filepath", interactive=False, elem_id="compare-raw")
-            left = gr.Image(label="Left", type="filepath", interactive=False, elem_id="compare-left")
-            right = gr.Image(label="Right", type="filepath", interactive=False, elem_id="compare-right")
+            image = dict(type="filepath", interactive=False, height=340, buttons=["fullscreen"])
+            raw = gr.Image(label="Original", elem_id="compare-raw", **image)
+            left = gr.Image(label="Left", elem_id="compare-left", **image)
+            right = gr.Image(label="Right", elem_id="compare-right", **image)
         with gr.Row():
             vote_left = gr.Button("◀ Left is better  [1]", variant="primary", elem_id="vote-left")
             vote_tie = gr.Button("Tie  [2]", elem_id="vote-tie")
@@ -167,7 +169,7 @@ def build_compare_tab(app: CompareApp) -> None:
     back.click(app.back, [state], outputs, concurrency_limit=None)
 
 
-def build_results_tab(app: CompareApp) -> gr.Button:
+def build_results_tab(app: CompareApp) -> list:
     """Win/tie/lose chart and table per method pair, with CSV / JSONL export."""
     gr.Markdown("Human preference per method pair (share of votes the first method wins, ties, loses).")
     plot = gr.Plot(label="Preference", elem_id="results-plot")
@@ -178,8 +180,8 @@ def build_results_tab(app: CompareApp) -> gr.Button:
         refresh = gr.Button("Refresh", elem_id="results-refresh")
         csv_button = gr.Button("Export CSV")
         jsonl_button = gr.Button("Export JSONL")
-    export = gr.File(label="Export", interactive=False)
+    export = gr.File(label="Export", interactive=False, height=90)
     refresh.click(app.results, None, [plot, table, summary])
     csv_button.click(lambda: app.export("csv"), None, export)
     jsonl_button.click(lambda: app.export("jsonl"), None, export)
-    return refresh
+    return [plot, table, summary]

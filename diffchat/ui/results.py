@@ -60,7 +60,7 @@ def plot_rates(rates: list[PairRates]):
         for bar, v in zip(bars, values):
             if v >= 6:
                 ax.text(bar.get_x() + bar.get_width() / 2, bar.get_y() + bar.get_height() / 2,
-                        f"{v:.0f}%", ha="center", va="center", color="white", fontsize=10, weight="bold")
+                        f"{v:.0f}%", ha="center", va="center", color="white", fontsize=10)
         left = [l + v for l, v in zip(left, values)]
     ax.set_yticks(list(y), labels)
     ax.invert_yaxis()

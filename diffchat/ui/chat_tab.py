@@ -1,0 +1,422 @@
+"""Chat tab: create an image by chatting. Each instruction edits the prompt (shown as a word diff),
+then the image is rendered again with the same seed and shown beside the previous one."""
+from __future__ import annotations
+
+import html
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import gradio as gr
+from PIL import Image
+
+from ..backends import BACKENDS, get_backend
+from ..chat import ChatController, Reply, diff_words
+from ..errors import DiffChatError, InvalidInput
+from ..intent import clarifying_question, parse_command
+from ..session import ChatSession
+from .loader import BackgroundLoader
+from .session_zip import pack_session, unpack_session
+
+MAX_UPLOAD_PIXELS = 4096 * 4096
+SIZES = ["backend default", "512×512", "768×768", "1024×1024", "768×512", "512×768", "64×64"]
+SEED_MODES = ["fixed", "new each image"]
+MANUAL_INSTRUCTION = "(prompt edited by hand)"
+WELCOME = ("Hi! Describe the image you want, or start from an image of yours (below). "
+           "Then tell me what to change, e.g. *make it night* or *add a red umbrella*. "
+           "Type *undo*, *redo* or *start over* at any time.")
+
+
+def _key(word: str) -> str:
+    return word.lower().strip(".,;:!?\"'()") or word
+
+
+def diff_html(before: str, after: str) -> str:
+    """The new prompt with removed words struck through and added words highlighted. Case and
+    punctuation next to a word do not count as changes ("a park" -> "A park." changes nothing)."""
+    old, new = (before or "").split(), (after or "").split()
+    i = j = 0
+    words = []
+    for _, tag in diff_words(" ".join(map(_key, old)), " ".join(map(_key, new))):
+        if tag == "-":
+            words.append(f"<del>{html.escape(old[i], quote=False)}</del>")
+            i += 1
+        else:
+            w = html.escape(new[j], quote=False)
+            words.append(f"<ins>{w}</ins>" if tag == "+" else w)
+            i, j = i + (tag is None), j + 1
+    return " ".join(words)
+
+
+def parse_size(size: str | None) -> tuple[int | None, int | None]:
+    if not size or size == SIZES[0]:
+        return None, None
+    try:
+        w, h = (int(v) for v in size.lower().replace("x", "×").split("×"))
+    except ValueError:
+        raise InvalidInput(f"Size must look like 512×512, not {size!r}.") from None
+    return w, h
+
+
+def check_upload(path: str | None) -> Image.Image:
+    """The uploaded file as an RGB image, or InvalidInput with a message for the user."""
+    if not path:
+        raise InvalidInput("No file was uploaded.")
+    try:
+        with Image.open(path) as im:
+            if im.width * im.height > MAX_UPLOAD_PIXELS:
+                raise InvalidInput(f"The image is too large ({im.width}×{im.height} pixels); "
+                                   f"use one of at most {MAX_UPLOAD_PIXELS // 10**6} megapixels.")
+            im.load()
+            return im.convert("RGB")
+    except InvalidInput:
+        raise
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        raise InvalidInput(f"'{Path(path).name}' is not an image DiffChat can read. "
+                           "Upload a PNG, JPEG or WebP picture.") from None
+
+
+class LazyEditor:
+    """The editor as the ChatController sees it: waits for the background load, one edit at a time."""
+
+    def __init__(self, loader: BackgroundLoader):
+        self.loader = loader
+        self._lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        return getattr(self.loader.get(), "name", "editor")
+
+    def edit(self, prompt: str, instruction: str, **generation) -> str:
+        editor = self.loader.get()
+        with self._lock:
+            return editor.edit(prompt, instruction, **generation)
+
+
+@dataclass
+class ChatState:
+    """One browser session: its chat session, the chat messages, and a prompt waiting to render."""
+
+    session: ChatSession = field(default_factory=ChatSession)
+    messages: list = field(default_factory=lambda: [{"role": "assistant", "content": WELCOME}])
+    pending: dict | None = None  # {"instruction", "proposal"} of an edit not rendered yet
+    gallery_ids: list = field(default_factory=list)  # turn id of each history thumbnail
+
+    def say(self, role: str, text: str) -> None:
+        self.messages.append({"role": role, "content": text})
+
+
+class ChatApp:
+    """The chat tab's handlers. Each takes the session's ChatState and the settings controls and
+    returns the new view; a failure leaves the session as it was and shows a warning."""
+
+    def __init__(self, editor: BackgroundLoader, renderer, captioner: BackgroundLoader | None = None,
+                 backend: str = "tiny"):
+        self.editor = LazyEditor(editor)
+        self.editor_loader = editor
+        self.renderer = renderer
+        self.captioner = captioner
+        self.backend = get_backend(backend).name
+
+    # ---- helpers -------------------------------------------------------------------------------
+
+    def controller(self, state: ChatState, backend, seed_mode, seed, steps, guidance, negative, size,
+                   strength) -> ChatController:
+        """A ChatController over this session with the settings from the controls."""
+        width, height = parse_size(size)
+        ctl = ChatController(self.editor, self.renderer, state.session)
+        ctl.set_backend(backend or self.backend)
+        if seed_mode == SEED_MODES[1]:
+            ctl.new_seed()
+        else:
+            ctl.set_seed(int(seed or 0))
+        ctl.update_settings(steps=int(steps) if steps else None, guidance=None if guidance is None else float(guidance),
+                            negative_prompt=negative or None, width=width, height=height,
+                            strength=None if strength is None else float(strength))
+        return ctl
+
+    def view(self, state: ChatState, seed: int | None = None):
+        """(state, chat, before image, current image, history gallery, prompt box, seed)."""
+        session = state.session
+        head = session.current
+        before = session.image_of(head.parent) if head is not None and head.parent is not None else None
+        turns = [t for t in sorted(session.turns.values(), key=lambda t: t.id) if t.image]
+        state.gallery_ids = [t.id for t in turns]
+        gallery = [(session.image_of(t), f"{'▶ ' if t.id == session.head else ''}{t.id}. "
+                    f"{t.instruction or 'start'}") for t in turns]
+        prompt = state.pending["proposal"] if state.pending else (session.current_prompt or "")
+        return (state, list(state.messages), before, session.current_image, gallery, prompt,
+                gr.skip() if seed is None else seed)
+
+    def _fail(self, state: ChatState, error: DiffChatError | str, chat: bool = True):
+        text = str(error)
+        gr.Warning(text)
+        if chat:
+            state.say("assistant", f"⚠️ {html.escape(text, quote=False)}")
+        return self.view(state)
+
+    def _show_reply(self, state: ChatState, reply: Reply, before_prompt: str | None = None):
+        """Add the controller's reply to the chat; an edit shows the prompt as a word diff."""
+        if reply.kind == "error":
+            return self._fail(state, reply.text)
+        if reply.kind == "edit" and before_prompt is not None:
+            state.say("assistant", diff_html(before_prompt, reply.prompt or ""))
+        elif reply.kind == "start":
+            state.say("assistant", f"🎨 {html.escape(reply.text, quote=False)}")
+        else:
+            state.say("assistant", html.escape(reply.text, quote=False))
+        return self.view(state, seed=reply.turn.seed if reply.turn else None)
+
+    # ---- chat ----------------------------------------------------------------------------------
+
+    def send(self, message: str, state: ChatState, backend, seed_mode, seed, steps, guidance, negative,
+             size, strength, progress=gr.Progress()):
+        """A chat message: a command (undo, redo, start over), the starting prompt, a clarifying
+        question, or an instruction whose proposed prompt is shown now and rendered by `render`.
+        Returns the view plus the instruction box's new text."""
+        text = (message or "").strip()
+        if not text:
+            gr.Warning("Type a message first: a starting prompt, or what to change.")
+            return *self.view(state), message
+        state.pending = None
+        session = state.session
+        if parse_command(text) is not None:
+            state.say("user", html.escape(text, quote=False))
+            return *self.apply_command(state, text), ""
+        if session.is_empty:
+            # the starting prompt is rendered as typed
+            state.say("user", html.escape(text, quote=False))
+            state.pending = {"instruction": "", "proposal": text, "start": True}
+            return *self.view(state), ""
+        question = clarifying_question(text, session.current_prompt)
+        state.say("user", html.escape(text, quote=False))
+        if question:
+            state.say("assistant", html.escape(question, quote=False))
+            return *self.view(state), ""
+        try:
+            ctl = self.controller(state, backend, seed_mode, seed, steps, guidance, negative, size, strength)
+            if not self.editor_loader.ready:
+                progress(None, desc="Loading the editor model…")
+            proposal = ctl.propose(text)
+        except DiffChatError as e:
+            return *self._fail(state, e), message
+        state.pending = {"instruction": text, "proposal": proposal}
+        state.say("assistant", diff_html(session.current_prompt, proposal))
+        return *self.view(state), ""
+
+    def render(self, state: ChatState, prompt_text: str, review: bool, backend, seed_mode, seed, steps,
+               guidance, negative, size, strength, progress=gr.Progress()):
+        """Render the pending prompt (after `send`), unless the user wants to review it first."""
+        pending = state.pending
+        if not pending:
+            return self.view(state)
+        if review and not pending.get("start"):
+            state.say("assistant", "Edit the prompt on the right if you like, then press **Render**.")
+            return self.view(state)
+        return self.render_prompt(state, pending["proposal"], backend, seed_mode, seed, steps, guidance,
+                                  negative, size, strength, progress)
+
+    def render_prompt(self, state: ChatState, prompt_text: str, backend, seed_mode, seed, steps, guidance,
+                      negative, size, strength, progress=gr.Progress()):
+        """Render `prompt_text` as the next turn: the pending edit (possibly changed by hand), the
+        starting prompt, or a prompt the user typed into the prompt box."""
+        prompt_text = (prompt_text or "").strip()
+        if not prompt_text:
+            return self._fail(state, "The prompt is empty: describe the image to render.", chat=False)
+        pending, session = state.pending, state.session
+        before = session.current_prompt
+        try:
+            ctl = self.controller(state, backend, seed_mode, seed, steps, guidance, negative, size, strength)
+        except DiffChatError as e:
+            return self._fail(state, e)
+        on_step = lambda step, total: progress((step, total), desc="Rendering", unit="steps")  # noqa: E731
+        progress(0, desc="Loading the image model…")
+        if pending and pending.get("start") or session.is_empty:
+            reply = ctl.apply_prompt(prompt_text, "", progress=on_step)
+        else:
+            proposal = pending["proposal"] if pending else None
+            manual = prompt_text != proposal
+            instruction = pending["instruction"] if pending else (
+                MANUAL_INSTRUCTION if prompt_text != before else "(rendered again)")
+            reply = ctl.apply_prompt(prompt_text, instruction, progress=on_step)
+            if reply.kind == "edit" and reply.turn is not None:
+                reply.turn.manual = manual
+            if reply.kind == "edit" and manual:
+                state.say("assistant", "✍️ " + diff_html(before, prompt_text))
+        if reply.kind == "error":
+            return self._fail(state, reply.text)  # pending kept: the user may retry or change settings
+        state.pending = None
+        if reply.kind == "start":
+            state.say("assistant", "🎨 Here it is. Tell me what to change.")
+        return self.view(state, seed=ctl.seed)
+
+    def apply_command(self, state: ChatState, command: str):
+        """undo / redo / start over, typed or from a button."""
+        state.pending = None
+        reply = ChatController(self.editor, self.renderer, state.session).handle(command)
+        if reply.kind == "reset":
+            state.messages = [{"role": "assistant", "content": WELCOME}]
+            return self.view(state)
+        return self._show_reply(state, reply)
+
+    def undo(self, state: ChatState):
+        return self.apply_command(state, "undo")
+
+    def redo(self, state: ChatState):
+        return self.apply_command(state, "redo")
+
+    def start_over(self, state: ChatState):
+        return self.apply_command(state, "start over")
+
+    def restore(self, state: ChatState, evt: gr.SelectData):
+        """A click on a history thumbnail: that turn becomes the current one (later edits branch)."""
+        return self.restore_turn(state, state.gallery_ids[evt.index])
+
+    def restore_turn(self, state: ChatState, turn_id: int):
+        state.pending = None
+        reply = ChatController(self.editor, self.renderer, state.session).restore(turn_id)
+        return self._show_reply(state, reply)
+
+    # ---- image upload, saving and loading ------------------------------------------------------
+
+    def start_from_image(self, path: str | None, keep: bool, state: ChatState, backend, seed_mode, seed,
+                         steps, guidance, negative, size, strength, progress=gr.Progress()):
+        """Caption the uploaded image into a starting prompt; keep it as the img2img source if asked."""
+        if not path:
+            return self.view(state)
+        try:
+            image = check_upload(path)
+            if self.captioner is None:
+                raise InvalidInput("Starting from an image is not available: no captioning model is configured.")
+            progress(None, desc="Describing your image…")
+            captioner = self.captioner.get()
+            fresh = ChatState(messages=list(state.messages))
+            ctl = self.controller(fresh, backend, seed_mode, seed, steps, guidance, negative, size, strength)
+        except DiffChatError as e:
+            return self._fail(state, e, chat=False)
+        on_step = lambda step, total: progress((step, total), desc="Rendering", unit="steps")  # noqa: E731
+        reply = ctl.start_from_image(image, captioner, keep_as_source=bool(keep), progress=on_step)
+        if reply.kind == "error":
+            return self._fail(state, reply.text, chat=False)
+        fresh.say("user", "📷 (uploaded an image)")
+        fresh.say("assistant", html.escape(reply.text, quote=False))
+        return self.view(fresh, seed=ctl.seed)
+
+    def download(self, state: ChatState) -> str | None:
+        """The session as a zip (session.json + images), or a warning for an empty chat."""
+        if state.session.is_empty:
+            gr.Warning("Nothing to download yet: the chat is empty.")
+            return None
+        out = Path(tempfile.mkdtemp(prefix="diffchat-session-")) / "diffchat-session.zip"
+        return str(pack_session(state.session, out))
+
+    def load(self, path: str | None, state: ChatState):
+        """Open a downloaded session zip; the current chat is replaced only if it loads."""
+        if not path:
+            return self.view(state)
+        try:
+            session = unpack_session(path)
+        except DiffChatError as e:
+            return self._fail(state, e, chat=False)
+        fresh = ChatState(session=session)
+        for turn in session.history():
+            if turn.parent is None:
+                fresh.say("user", html.escape(turn.prompt_after, quote=False))
+            else:
+                fresh.say("user", html.escape(turn.instruction, quote=False))
+                fresh.say("assistant", diff_html(turn.prompt_before, turn.prompt_after))
+        fresh.say("assistant", f"📂 Loaded a chat of {len(session)} turns. Tell me what to change next.")
+        return self.view(fresh, seed=session.seed)
+
+    def backend_defaults(self, backend: str):
+        """Steps, guidance, negative prompt and size of a backend, for the controls."""
+        try:
+            spec = get_backend(backend)
+        except DiffChatError as e:
+            gr.Warning(str(e))
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        return spec.steps, spec.guidance, spec.negative_prompt, SIZES[0]
+
+    def editor_status(self) -> str:
+        return self.editor_loader.status()
+
+
+def build_chat_tab(app: ChatApp) -> None:
+    """The chat tab's components and events (call inside a gr.Blocks / gr.Tab)."""
+    spec = get_backend(app.backend)
+    state = gr.State(ChatState())
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=5, min_width=360):
+            chat = gr.Chatbot(value=ChatState().messages, elem_id="chat", height=460, show_label=False,
+                              buttons=["copy"], feedback_options=None, group_consecutive_messages=False)
+            with gr.Row():
+                instruction = gr.Textbox(placeholder="A prompt to start, then what to change…", show_label=False,
+                                         elem_id="instruction", scale=6, autofocus=True, max_length=2000,
+                                         submit_btn=False)
+                send = gr.Button("Send", variant="primary", elem_id="send", scale=1, min_width=80)
+            with gr.Row():
+                undo = gr.Button("↩ Undo", size="sm", elem_id="undo")
+                redo = gr.Button("↪ Redo", size="sm", elem_id="redo")
+                reset = gr.Button("✕ Start over", size="sm", elem_id="start-over")
+            status = gr.Markdown(elem_id="editor-status")
+        with gr.Column(scale=6, min_width=360):
+            with gr.Row(equal_height=True):
+                before = gr.Image(label="Before", type="pil", format="png", interactive=False, elem_id="before-image",
+                                  buttons=["download"], height=300)
+                current = gr.Image(label="After", type="pil", format="png", interactive=False,
+                                   elem_id="current-image", buttons=["download", "fullscreen"], height=300)
+            with gr.Row(equal_height=True):
+                prompt = gr.Textbox(label="Prompt (edit it by hand, then Render)", lines=2, scale=6,
+                                    elem_id="prompt", max_length=2000)
+                render = gr.Button("Render", elem_id="render", scale=1, min_width=80)
+            with gr.Row(equal_height=True):
+                backend = gr.Dropdown(list(BACKENDS), value=app.backend, label="Backend", elem_id="backend",
+                                      allow_custom_value=True, scale=2, min_width=140)
+                seed_mode = gr.Radio(SEED_MODES, value=SEED_MODES[0], label="Seed", elem_id="seed-mode", scale=3)
+                seed = gr.Number(value=0, precision=0, minimum=0, label="Seed value", elem_id="seed", scale=1)
+            review = gr.Checkbox(label="Let me check each new prompt before rendering", value=False,
+                                 elem_id="review")
+            history = gr.Gallery(label="History: click a turn to go back to it (new edits branch from there)",
+                                 columns=6, height=150, allow_preview=False, object_fit="cover", elem_id="history",
+                                 format="png")
+    with gr.Row():
+        with gr.Accordion("More image settings", open=False, elem_id="settings"):
+            with gr.Row():
+                steps = gr.Slider(1, 100, value=spec.steps, step=1, label="Steps", elem_id="steps")
+                guidance = gr.Slider(0, 20, value=spec.guidance, step=0.5, label="Guidance", elem_id="guidance")
+                size = gr.Dropdown(SIZES, value=SIZES[0], label="Size", elem_id="size")
+            with gr.Row():
+                strength = gr.Slider(0.05, 1.0, value=0.6, step=0.05, label="Image-to-image strength",
+                                     info="for chats started from your image", elem_id="strength")
+                negative = gr.Textbox(value=spec.negative_prompt, label="Negative prompt", elem_id="negative",
+                                      scale=2)
+        with gr.Accordion("Start from an image · save · load", open=False, elem_id="files"):
+            with gr.Row():
+                upload = gr.File(label="Start from an image", file_types=["image"], type="filepath",
+                                 elem_id="upload-image", height=120)
+                with gr.Column():
+                    keep = gr.Checkbox(value=True, label="Keep my image as the source (image-to-image)",
+                                       elem_id="keep-source")
+                    download = gr.Button("⬇ Download session (.zip)", elem_id="download")
+                    saved = gr.File(label="Session file", interactive=False, elem_id="session-file", height=60)
+                load = gr.File(label="Load a session (.zip)", file_types=[".zip"], type="filepath",
+                               elem_id="load-session", height=120)
+
+    controls = [backend, seed_mode, seed, steps, guidance, negative, size, strength]
+    view = [state, chat, before, current, history, prompt, seed]
+    gr.on([send.click, instruction.submit], app.send, [instruction, state, *controls], [*view, instruction],
+          show_progress_on=[chat]).then(
+        app.render, [state, prompt, review, *controls], view, show_progress_on=[current])
+    render.click(app.render_prompt, [state, prompt, *controls], view, show_progress_on=[current])
+    undo.click(app.undo, state, view)
+    redo.click(app.redo, state, view)
+    reset.click(app.start_over, state, view)
+    history.select(app.restore, state, view)
+    upload.upload(app.start_from_image, [upload, keep, state, *controls], view, show_progress_on=[current])
+    download.click(app.download, state, saved)
+    load.upload(app.load, [load, state], view)
+    backend.change(app.backend_defaults, backend, [steps, guidance, negative, size])
+    timer = gr.Timer(1.0)
+    timer.tick(lambda: (app.editor_status(), gr.Timer(active=not app.editor_loader.done)),
+               None, [status, timer], show_progress="hidden", queue=False)
