@@ -156,16 +156,11 @@ class ChatApp:
             state.say("assistant", f"⚠️ {html.escape(text, quote=False)}")
         return self.view(state)
 
-    def _show_reply(self, state: ChatState, reply: Reply, before_prompt: str | None = None):
-        """Add the controller's reply to the chat; an edit shows the prompt as a word diff."""
+    def _show_reply(self, state: ChatState, reply: Reply):
+        """Add the controller's reply (to a command or a restore) to the chat."""
         if reply.kind == "error":
             return self._fail(state, reply.text)
-        if reply.kind == "edit" and before_prompt is not None:
-            state.say("assistant", diff_html(before_prompt, reply.prompt or ""))
-        elif reply.kind == "start":
-            state.say("assistant", f"🎨 {html.escape(reply.text, quote=False)}")
-        else:
-            state.say("assistant", html.escape(reply.text, quote=False))
+        state.say("assistant", html.escape(reply.text, quote=False))
         return self.view(state, seed=reply.turn.seed if reply.turn else None)
 
     # ---- chat ----------------------------------------------------------------------------------
