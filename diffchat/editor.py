@@ -189,7 +189,8 @@ def _attach_adapter(lm, adapter):
         lm = PeftModel.from_pretrained(lm, adapter)
     except Exception as exc:  # noqa: BLE001
         raise ModelLoadError(f"Could not apply the adapter '{adapter}': {exc}") from exc
-    return lm, _read_meta(adapter)
+    # Merged into the base weights: the same outputs, without the adapter's extra matmuls per layer.
+    return lm.merge_and_unload(), _read_meta(adapter)
 
 
 def load_editor(spec: str | None = None, **kwargs):
