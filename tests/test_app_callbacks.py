@@ -121,6 +121,21 @@ def test_render_failure_is_a_chat_reply_and_keeps_the_session(chat):
     assert state.session.to_dict() == snapshot and state.pending is not None  # can retry
 
 
+def test_a_library_crash_while_rendering_is_shown_not_raised(chat, monkeypatch):
+    state = ChatState()
+    turn(chat, state, "a windmill")
+    snapshot = state.session.to_dict()
+    chat.send("make it snowy", state, *C)
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("Failed to import diffusers.pipelines.auto_pipeline")
+
+    monkeypatch.setattr(chat.renderer, "render", crash)
+    with pytest.warns(UserWarning, match="Rendering failed: RuntimeError"):
+        chat.render(state, state.pending["proposal"], False, *C)
+    assert state.session.to_dict() == snapshot and state.pending is not None
+
+
 def test_review_then_edit_by_hand(chat):
     state = ChatState()
     turn(chat, state, "a bowl of fruit on a table", review=True)  # the start renders anyway

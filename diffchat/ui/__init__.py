@@ -9,7 +9,7 @@ import gradio as gr
 
 from .chat_tab import ChatApp, ChatState, build_chat_tab
 from .compare_tab import SHORTCUTS_JS, CompareApp, build_compare_tab, build_results_tab
-from .loader import BackgroundLoader
+from .loader import BackgroundLoader, preload_libraries
 
 CSS = """
 .gradio-container { max-width: 1280px !important; margin: auto; }
@@ -51,6 +51,7 @@ def build_demo(config: AppConfig, *, editor: BackgroundLoader | None = None, see
     from ..render import Renderer
     from ..storage import VoteStore, load_items
 
+    preload_libraries()
     editor = (editor or editor_loader(config.model)).start()
     chat = ChatApp(editor, Renderer(device=config.device), captioner_loader(config.captioner), config.backend)
     items, items_error = None, None

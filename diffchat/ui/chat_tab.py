@@ -196,6 +196,8 @@ class ChatApp:
             proposal = ctl.propose(text)
         except DiffChatError as e:
             return *self._fail(state, e), message
+        except Exception as e:  # noqa: BLE001 - a library crash becomes a message, the chat stays
+            return *self._fail(state, f"The editor failed: {type(e).__name__}: {e}"), message
         state.pending = {"instruction": text, "proposal": proposal}
         state.say("assistant", diff_html(session.current_prompt, proposal))
         return *self.view(state), ""
@@ -227,18 +229,21 @@ class ChatApp:
             return self._fail(state, e)
         on_step = lambda step, total: progress((step, total), desc="Rendering", unit="steps")  # noqa: E731
         progress(0, desc="Loading the image model…")
-        if pending and pending.get("start") or session.is_empty:
-            reply = ctl.apply_prompt(prompt_text, "", progress=on_step)
-        else:
-            proposal = pending["proposal"] if pending else None
-            manual = prompt_text != proposal
-            instruction = pending["instruction"] if pending else (
-                MANUAL_INSTRUCTION if prompt_text != before else "(rendered again)")
-            reply = ctl.apply_prompt(prompt_text, instruction, progress=on_step)
-            if reply.kind == "edit" and reply.turn is not None:
-                reply.turn.manual = manual
-            if reply.kind == "edit" and manual:
-                state.say("assistant", "✍️ " + diff_html(before, prompt_text))
+        try:
+            if pending and pending.get("start") or session.is_empty:
+                reply = ctl.apply_prompt(prompt_text, "", progress=on_step)
+            else:
+                proposal = pending["proposal"] if pending else None
+                manual = prompt_text != proposal
+                instruction = pending["instruction"] if pending else (
+                    MANUAL_INSTRUCTION if prompt_text != before else "(rendered again)")
+                reply = ctl.apply_prompt(prompt_text, instruction, progress=on_step)
+                if reply.kind == "edit" and reply.turn is not None:
+                    reply.turn.manual = manual
+                if reply.kind == "edit" and manual:
+                    state.say("assistant", "✍️ " + diff_html(before, prompt_text))
+        except Exception as e:  # noqa: BLE001 - a library crash becomes a message; the turn was not added
+            return self._fail(state, f"Rendering failed: {type(e).__name__}: {e}")
         if reply.kind == "error":
             return self._fail(state, reply.text)  # pending kept: the user may retry or change settings
         state.pending = None
@@ -291,7 +296,10 @@ class ChatApp:
         except DiffChatError as e:
             return self._fail(state, e, chat=False)
         on_step = lambda step, total: progress((step, total), desc="Rendering", unit="steps")  # noqa: E731
-        reply = ctl.start_from_image(image, captioner, keep_as_source=bool(keep), progress=on_step)
+        try:
+            reply = ctl.start_from_image(image, captioner, keep_as_source=bool(keep), progress=on_step)
+        except Exception as e:  # noqa: BLE001 - a library crash becomes a message; `state` is untouched
+            return self._fail(state, f"Starting from the image failed: {type(e).__name__}: {e}", chat=False)
         if reply.kind == "error":
             return self._fail(state, reply.text, chat=False)
         fresh.say("user", "📷 (uploaded an image)")

@@ -7,6 +7,18 @@ from typing import Callable
 from ..errors import DiffChatError, ModelLoadError
 
 
+def preload_libraries() -> None:
+    """Import the model libraries on the calling thread (a few seconds). Importing them for the
+    first time from two threads at once (editor loading in the background while a render starts)
+    can fail with "partially initialized module" errors from their circular imports."""
+    import accelerate.hooks  # noqa: F401
+    import peft  # noqa: F401
+    import transformers  # noqa: F401
+    from diffusers import (AutoPipelineForImage2Image, AutoPipelineForText2Image,  # noqa: F401
+                           StableDiffusionInstructPix2PixPipeline)
+    from transformers import AutoModelForCausalLM, AutoModelForImageTextToText, AutoTokenizer  # noqa: F401
+
+
 class BackgroundLoader:
     """Runs `load()` once in a daemon thread; `get()` waits for it and raises its error, if any."""
 

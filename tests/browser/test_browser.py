@@ -59,7 +59,7 @@ def test_chat_three_turns_with_undo(browser, app_server, screenshot_dir):
     captions = page.locator("#history").inner_text()
     assert re.search(r"▶ 2\. add a red umbrella", captions)
     assert np.array_equal(pixels(page, "#before-image"), second)
-    page.screenshot(path=str(screenshot_dir / "screenshot-chat.png"))
+    page.screenshot(path=str(screenshot_dir / "screenshot-chat.png"), full_page=True)
 
     page.click("#undo")
     page.wait_for_function("document.querySelector('#chat').innerText.includes('Went back to')")
