@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from .errors import DiffChatError, ModelLoadError
+from .errors import DiffChatError, load_failure
 from .render import load_image
 
 DEFAULT_CAPTIONER = "Salesforce/blip-image-captioning-base"
@@ -36,12 +36,8 @@ class Captioner:
             processor = AutoProcessor.from_pretrained(source)
             model = AutoModelForImageTextToText.from_pretrained(source, dtype=dtype).to(device).eval()
         except Exception as e:
-            if Path(source).is_dir():
-                raise ModelLoadError(f"Could not load the captioner in '{source}': {e}") from e
-            raise ModelLoadError(
-                f"Could not load captioner '{model_id}' — no network or unknown id; pass a local folder or use 'tiny'. "
-                f"({e.__class__.__name__})"
-            ) from e
+            raise load_failure("captioner", source, model_id, "pass a local folder or use 'tiny'", e,
+                               named="captioner ") from e
         return cls(model, processor, device, model_id)
 
     @torch.inference_mode()

@@ -27,3 +27,13 @@ class EditorNetworkError(DiffChatError):
 
 class SessionFileError(DiffChatError):
     """A saved session is missing, damaged or unsafe."""
+
+
+def load_failure(kind: str, source, name: str, hint: str, exc: Exception, named: str = "") -> ModelLoadError:
+    """The one message for a model that would not load: from a local folder, or by id (no network?)."""
+    from pathlib import Path
+
+    if Path(str(source)).is_dir():
+        return ModelLoadError(f"Could not load the {kind} in '{source}': {exc}")
+    return ModelLoadError(f"Could not load {named}'{name}' — no network or unknown id; {hint}. "
+                          f"({exc.__class__.__name__})")

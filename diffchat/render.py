@@ -13,7 +13,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from .backends import BackendSpec, get_backend
-from .errors import BackendError, DiffChatError, InvalidInput, ModelLoadError, RenderError
+from .errors import BackendError, DiffChatError, InvalidInput, RenderError, load_failure
 
 MIN_SIZE, MAX_SIZE = 64, 2048
 MAX_STEPS = 500
@@ -113,12 +113,7 @@ class Renderer:
         try:
             pipe = cls.from_pretrained(source, dtype=self.dtype)
         except Exception as e:  # OSError, hub errors, ValueError for unsupported folders, ...
-            if Path(source).is_dir():
-                raise ModelLoadError(f"Could not load the pipeline in '{source}': {e}") from e
-            raise ModelLoadError(
-                f"Could not load '{spec.model_id}' — no network or unknown id; pass a local folder or use "
-                f"--backend tiny. ({e.__class__.__name__})"
-            ) from e
+            raise load_failure("pipeline", source, spec.model_id, "pass a local folder or use --backend tiny", e) from e
         if spec.scheduler:
             import diffusers
 
