@@ -78,18 +78,6 @@ def _progress_bar(total_hint: int | None = None):
     return bar, callback
 
 
-def _load_image(path: str | None):
-    if not path:
-        return None
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as im:
-            return im.convert("RGB")
-    except (OSError, UnidentifiedImageError) as exc:
-        raise InvalidInput(f"Cannot read the image {path}: {exc}") from None
-
-
 def cmd_render(a) -> None:
     from .render import Renderer
 
@@ -97,7 +85,7 @@ def cmd_render(a) -> None:
     bar, callback = _progress_bar()
     image = renderer.render(a.prompt, backend=a.backend, seed=a.seed, negative_prompt=a.negative_prompt,
                             steps=a.steps, guidance=a.guidance, width=a.width, height=a.height,
-                            init_image=_load_image(a.init_image), strength=a.strength,
+                            init_image=a.init_image, strength=a.strength,
                             instruction=a.instruction, progress=callback)
     bar.close()
     out = Path(a.out)

@@ -104,7 +104,6 @@ class PromptEditor:
                         template: str | None = None, options: GenerationOptions | None = None):
         """Load from a Hub id, a local folder, a GGUF file (folder + gguf_file), or the embedded base
         (model=None), optionally with a PEFT LoRA adapter on top."""
-        import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         start = time.perf_counter()
@@ -132,7 +131,6 @@ class PromptEditor:
         lm.to(device)
         editor = cls(lm, tokenizer, name=name, template=template, options=options)
         editor.load_seconds = time.perf_counter() - start
-        torch.set_grad_enabled(True)  # leave global state as we found it
         return editor
 
     # ---- editing -------------------------------------------------------------------------

@@ -63,7 +63,7 @@ def test_render_tiny(tmp_path):
     notimg = tmp_path / "n.png"
     notimg.write_text("hello")
     r = run("render", "--prompt", "x", "--init-image", str(notimg), "--out", str(tmp_path / "d.png"))
-    assert r.returncode == 2 and "Cannot read the image" in r.stderr
+    assert r.returncode == 2 and f"Could not read '{notimg}' as an image" in r.stderr
 
 
 def test_chat_loop(tmp_path, tiny_lm_dir):

@@ -117,11 +117,12 @@ def check_methods(methods: list[str]) -> list[str]:
     return methods
 
 
-def editor_spec(method: str, cfg: EvalConfig) -> str | None:
+def editor_spec(method: str, sft_model: str | None = None) -> str | None:
+    """The `load_editor` spec behind an evaluation method; None for methods that use no editor."""
     if method == "base":
         return "base"
-    if method == "sft":
-        return cfg.editor_model or "default"
+    if method in ("sft", "default"):
+        return sft_model or "default"
     if method.startswith("editor:"):
         return method.split(":", 1)[1]
     return None
@@ -163,7 +164,7 @@ def method_outputs(method: str, rows, cfg: EvalConfig, cache: PromptCache) -> li
         return [f"{r.source}, {r.instruction}" for r in rows]
     if method == "ip2p":
         return [None] * len(rows)
-    spec = editor_spec(method, cfg)
+    spec = editor_spec(method, cfg.editor_model)
     ident = _editor_identity(spec)
     keys = [_sha("edit", ident, r.source, r.instruction) for r in rows]
     todo = [i for i, k in enumerate(keys) if k not in cache.data]

@@ -60,12 +60,11 @@ def predict(method: str, rows: list[EditRow], batch_size: int = 8) -> list[str]:
     if method == "append":
         return [f"{r.source}, {r.instruction}" for r in rows]
     from diffchat.editor import load_editor
+    from train.evaluate import editor_spec
 
-    spec = {"sft": "default", "default": "default", "base": "base"}.get(method)
-    if spec is None:
-        if not method.startswith("editor:"):
-            raise SystemExit(f"Unknown method {method!r}: use source, append, base, sft or editor:SPEC")
-        spec = method.split(":", 1)[1]
+    spec = editor_spec(method)
+    if not spec:
+        raise SystemExit(f"Unknown method {method!r}: use source, append, base, sft or editor:SPEC")
     editor = load_editor(spec)
     print(f"{method}: {editor.name} (template {getattr(editor, 'template', 'chat')})")
     return editor.edit_batch([(r.source, r.instruction) for r in rows], batch_size=batch_size, progress=True)
