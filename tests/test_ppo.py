@@ -210,8 +210,23 @@ def test_config_rejects_unknown_keys(tmp_path):
     bad.write_text("steps: 2\nlearning_rate: 1\n")
     with pytest.raises(InvalidInput, match="learning_rate"):
         PPOConfig.from_yaml(bad)
-    for name in ("ppo-smoke.yaml", "ppo-cpu.yaml", "ppo-paper.yaml"):
+    for name in ("ppo-smoke.yaml", "ppo-cpu.yaml", "ppo-cpu-offline.yaml", "ppo-paper.yaml"):
         PPOConfig.from_yaml(REPO / "train" / "configs" / name)
+
+
+def test_training_rows_leave_out_the_sft_validation_split():
+    from train.data import load_rows, split_by_source
+    from train.ppo import load_training_rows
+    from train.sft import SFTRunConfig
+
+    sft = SFTRunConfig.from_yaml(REPO / "train" / "configs" / "sft-cpu.yaml")
+    cfg = PPOConfig.from_yaml(REPO / "train" / "configs" / "ppo-cpu-offline.yaml")
+    assert (cfg.val_fraction, cfg.split_seed) == (sft.val_fraction, sft.seed)
+    rows = load_training_rows(cfg)
+    everything, _ = load_rows(cfg.data[0])
+    train, val = split_by_source(everything, sft.val_fraction, sft.seed)
+    assert rows == train and len(val) > 0
+    assert not {r.source.lower() for r in rows} & {r.source.lower() for r in val}
 
 
 def test_lora_option_trains_only_the_adapter_and_saves_a_plain_model(word_lm, tmp_path):

@@ -58,6 +58,36 @@ def test_reward_is_gated_by_content_integrity():
     assert out.scores["pickscore"] == [1.0, 1.0, 0.0]  # the empty prompt was never scored
 
 
+def test_reference_reward_terms_rank_applied_over_appended_edits():
+    reward = Reward(RewardConfig(kind="reference", w_pref=0.0, w_aes=0.0, w_ci=1.0, w_removal=1.0, w_chrf=1.0,
+                                 w_leak=1.0))
+    src, ins, ref = "a horse in a field", "turn the horse into a zebra", "a zebra in a field"
+    preds = ["a zebra in a field", "a horse and a zebra in a field",
+             "a horse in a field, turn the horse into a zebra", "a field"]
+    out = reward([src] * 4, [ins] * 4, [ref] * 4, preds)
+    assert out.scores["removal"] == [1.0, 0.0, 0.0, 1.0]
+    assert out.scores["leak"] == [0.0, 0.0, 1.0, 0.0]
+    assert out.scores["chrf"][0] == pytest.approx(1.0) and out.scores["chrf"][1] < 1.0
+    assert out.reward[0] == pytest.approx(3.0)  # ci 1 + removal 1 + chrF 1 - no leak
+    assert out.reward[0] > out.reward[1] > out.reward[2]  # applied > appended > instruction pasted in
+    assert out.ci[3] < 0.7 and out.reward[3] == -1.0  # dropping everything is stopped by the CI gate
+    # a reference that drops nothing: removal counts as done, not as failed
+    assert reward(["a cat"], ["make it snowy"], ["a cat in the snow"], ["a cat in the snow"]).scores["removal"] == [1.0]
+    with pytest.raises(InvalidInput, match="at least one of w_ci"):
+        Reward(RewardConfig(kind="reference"))
+
+
+def test_reference_terms_add_to_the_score_reward():
+    def scorer(prompts):
+        return {"pickscore": [1.0] * len(prompts), "aesthetic": [0.0] * len(prompts)}
+
+    reward = Reward(RewardConfig(w_pref=1.0, w_aes=1.0, w_removal=2.0), scorer=scorer)
+    out = reward(["a horse in a field"] * 2, ["turn the horse into a zebra"] * 2, ["a zebra in a field"] * 2,
+                 ["a zebra in a field", "a horse and a zebra in a field"])
+    assert out.reward == pytest.approx([3.0, 1.0])
+    assert set(out.scores) == {"pickscore", "aesthetic", "removal"}
+
+
 def test_load_score_rows_skips_bad_rows(tmp_path):
     path = tmp_path / "scores.jsonl"
     path.write_text("\n".join([

@@ -47,6 +47,8 @@ class PPOConfig:
     model: str = "default"          # "tiny", "default" (shipped SFT adapter), "base", a folder, an adapter, a Hub id
     data: list[str] = field(default_factory=lambda: ["../shared/data/human-written-edits.jsonl"])
     source_field: str = "beautified_source_prompt"  # InstructPE files: which field is the source
+    val_fraction: float = 0.0       # > 0: hold out this share by source prompt (as train/sft.py does with
+    split_seed: int = 0             # the same fraction and seed) and train on the rest only
     reward: dict = field(default_factory=lambda: {"kind": "text", "model": None})  # reward.RewardConfig fields
     output_dir: str = "runs/ppo"
     # schedule
@@ -199,13 +201,15 @@ def freeze_bottom(model, num_unfrozen: int) -> None:
 
 
 def load_training_rows(cfg: PPOConfig):
-    """(source, instruction, target) rows from the data files (train/data.py)."""
-    from train.data import load_rows
+    """(source, instruction, target) rows from the data files (train/data.py), less the held-out split."""
+    from train.data import load_rows, split_by_source
 
     rows = []
     for path in cfg.data:
         part, _ = load_rows(path, source_field=cfg.source_field, skip_bad=True)
         rows += part
+    if cfg.val_fraction > 0:
+        rows, _ = split_by_source(rows, cfg.val_fraction, cfg.split_seed)
     if not rows:
         raise InvalidInput(f"No usable training rows in {cfg.data}.")
     return rows
@@ -220,6 +224,7 @@ class Trajectory:
     negative: bool = False
     score: float = 0.0
     ci: float = 0.0
+    terms: dict = field(default_factory=dict)  # the reward's parts (reward.RewardOutput.scores)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -354,8 +359,10 @@ class PPOTrainer:
         out = self.reward_fn(*args)
         rewards = getattr(out, "reward", out)
         cis = getattr(out, "ci", None) or [ci_score(s, i, r, p) if p.strip() else 0.0 for s, i, r, p in zip(*args)]
-        for t, r, c in zip(trajs, rewards, cis):
+        parts = getattr(out, "scores", None) or {}
+        for k, (t, r, c) in enumerate(zip(trajs, rewards, cis)):
             t.score, t.ci = float(r), float(c)
+            t.terms = {name: float(values[k]) for name, values in parts.items() if name != "ci"}
             if self.cfg.score_clip is not None:
                 t.score = max(-self.cfg.score_clip, min(self.cfg.score_clip, t.score))
 
@@ -465,6 +472,7 @@ class PPOTrainer:
             "kl": seq_kl.mean().item(),
             "ci": sum(t.ci for t in pos) / len(pos),
             "response_len": sum(len(t.response) for t in pos) / len(pos),
+            **{f"reward_{name}": sum(t.terms[name] for t in pos) / len(pos) for name in pos[0].terms},
             **{k: sum(v) / len(v) for k, v in stats.items()},
         }
         metrics = {k: self._mean(v) for k, v in local.items()}

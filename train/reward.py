@@ -10,6 +10,15 @@ The PPO reward is  w_pref * z(PickScore) + w_aes * z(aesthetic)  when the conten
 the new prompt reaches the threshold (0.7 in the paper), and `low_ci_reward` otherwise; z() is the
 score standardised with the training rows' mean and standard deviation. `kind: image` scores
 rendered images instead (diffchat.render + diffchat.scoring; a GPU is advisable).
+
+`kind: reference` needs no image scores at all: the reward is built from the dataset's reference
+target prompt alone, with the text metrics of train/evaluate_text.py,
+
+    w_ci * CI + w_removal * removal + w_chrf * chrF/100 - w_leak * leak    (same CI gate)
+
+This is not the paper's reward; it is what can be trained offline (no PickScore or aesthetic
+weights here) and it teaches the behaviour the paper's CI gate protects: apply the edit, drop what
+it replaces, keep the rest. The reference terms can also be added to the `text` and `image` kinds.
 """
 from __future__ import annotations
 
@@ -380,12 +389,17 @@ def train_reward_model(cfg: RewardModelConfig, rows: list[dict] | None = None, p
 
 @dataclass
 class RewardConfig:
-    kind: str = "text"              # "text": reward models on the prompt; "image": render and score
+    kind: str = "text"              # "text": reward models on the prompt; "image": render and score;
+                                    # "reference": only the reference-based text terms below
     model: str | None = None        # text: a trained reward-model folder, or "tiny" (random, smoke runs)
     w_pref: float = 1.0             # weight of the (standardised) PickScore
     w_aes: float = 1.0              # weight of the (standardised) aesthetic score
     ci_threshold: float = 0.7       # the paper's content-integrity gate
     low_ci_reward: float = -1.0     # the reward below the gate (and for an empty prompt)
+    w_ci: float = 0.0               # reference terms (any kind): CI score in [0, 1]
+    w_removal: float = 0.0          #   share of the source keywords the reference dropped that are gone
+    w_chrf: float = 0.0             #   sentence chrF against the reference, / 100
+    w_leak: float = 0.0             #   penalty when an editing command word leaked into the prompt
     backend: str = "tiny"           # image: text-to-image backend
     seed: int = 0                   # image: render seed
     steps: int | None = None        # image: denoising steps (None: the backend's default)
@@ -449,29 +463,60 @@ class Reward:
                 scorer = rm.standardised
             elif self.cfg.kind == "image":
                 scorer = ImageScorer(self.cfg)
+            elif self.cfg.kind == "reference":
+                if not any((self.cfg.w_ci, self.cfg.w_removal, self.cfg.w_chrf, self.cfg.w_leak)):
+                    raise InvalidInput("The reference reward needs at least one of w_ci, w_removal, w_chrf, w_leak.")
+                scorer = lambda prompts: {}  # noqa: E731  (no image scores)
             else:
-                raise InvalidInput(f"Unknown reward kind {self.cfg.kind!r}; use 'text' or 'image'.")
+                raise InvalidInput(f"Unknown reward kind {self.cfg.kind!r}; use 'text', 'image' or 'reference'.")
         self.scorer = scorer
 
     def __call__(self, sources, instructions, references, predictions) -> RewardOutput:
         from diffchat.scoring.ci import ci_score
 
+        n = len(predictions)
         ci = [ci_score(s, i, r, p) if p.strip() else 0.0
               for s, i, r, p in zip(sources, instructions, references, predictions)]
         keep = [k for k, p in enumerate(predictions) if p.strip()]
         raw = self.scorer([predictions[k] for k in keep]) if keep else {}
-        scores = {t: [0.0] * len(predictions) for t in raw}
+        scores = {t: [0.0] * n for t in raw}
         for t, values in raw.items():
             for k, v in zip(keep, values):
                 scores[t][k] = float(v)
+        scores.update(reference_terms(self.cfg, sources, instructions, references, predictions, ci))
+        c = self.cfg
+        weights = {"pickscore": c.w_pref, "aesthetic": c.w_aes, "ci": c.w_ci, "removal": c.w_removal,
+                   "chrf": c.w_chrf, "leak": -c.w_leak}
         reward = []
         for k, p in enumerate(predictions):
-            if not p.strip() or ci[k] < self.cfg.ci_threshold:
-                reward.append(self.cfg.low_ci_reward)
+            if not p.strip() or ci[k] < c.ci_threshold:
+                reward.append(c.low_ci_reward)
             else:
-                reward.append(self.cfg.w_pref * scores.get("pickscore", [0.0] * len(predictions))[k]
-                              + self.cfg.w_aes * scores.get("aesthetic", [0.0] * len(predictions))[k])
+                reward.append(sum(w * scores[t][k] for t, w in weights.items() if w and t in scores))
         return RewardOutput(reward, ci, scores)
+
+
+def reference_terms(cfg: RewardConfig, sources, instructions, references, predictions, ci) -> dict[str, list[float]]:
+    """The reference-based reward terms that have a non-zero weight: ci, removal, chrf (0-1), leak (0/1)."""
+    from train.data import EditRow
+    from train.evaluate_text import leaks, removal_counts
+
+    terms = {}
+    if cfg.w_ci:
+        terms["ci"] = list(ci)
+    if cfg.w_removal:
+        terms["removal"] = []
+        for s, i, r, p in zip(sources, instructions, references, predictions):
+            gone, dropped = removal_counts(EditRow(s, i, r), p)
+            terms["removal"].append(gone / dropped if dropped else 1.0)
+    if cfg.w_chrf:
+        from sacrebleu.metrics import CHRF
+
+        chrf = CHRF()
+        terms["chrf"] = [chrf.sentence_score(p, [r]).score / 100 for r, p in zip(references, predictions)]
+    if cfg.w_leak:
+        terms["leak"] = [float(leaks(s, p)) for s, p in zip(sources, predictions)]
+    return terms
 
 
 def main(argv=None) -> None:
