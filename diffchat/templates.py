@@ -54,8 +54,41 @@ def clean_output(text: str, max_words: int = MAX_WORDS) -> str:
     while prev != line:  # strip nested echoes and quotes: 'Output: "a cat"'
         prev = line
         line = _ECHO.sub("", line).strip().strip(_QUOTES).strip()
-    words = line.split()
-    return " ".join(words[:max_words])
+    return " ".join(collapse_repeats(line.split())[:max_words])
+
+
+_DANGLING = frozenset("a an the of on in at by with and or to for from".split())
+
+
+def collapse_repeats(words: list[str]) -> list[str]:
+    """Collapse a small model's decoding loops to one copy of the phrase: a phrase of 3+ words
+    repeated back to back ("on willie nelson on willie nelson on ..."), or a word or two repeated
+    three or more times ("very very very"), with a cut-off partial copy at the very end. Names such
+    as "Walla Walla" are left alone."""
+    low = [w.lower().strip(",.;:!?") for w in words]
+    out, i = [], 0
+    while i < len(words):
+        for n in range(1, 13):
+            copies = 2 if n >= 3 else 3
+            if i + n * copies > len(words):
+                out.append(words[i])
+                i += 1
+                break
+            if all(low[i + k] == low[i + k % n] for k in range(n, n * copies)):
+                j = i + n * copies
+                while j < len(words) and low[j] == low[i + (j - i) % n]:
+                    j += 1
+                full = (j - i) // n
+                out += words[i + (full - 1) * n:i + full * n]  # the last whole copy
+                if j == len(words):  # the loop ran to the end: no dangling "... on"
+                    while len(out) > 1 and out[-1].lower().strip(",;:") in _DANGLING:
+                        out.pop()
+                i = j if j == len(words) else i + full * n
+                break
+        else:
+            out.append(words[i])
+            i += 1
+    return out
 
 
 def _is_template_line(line: str) -> bool:

@@ -1,7 +1,7 @@
 """Rule-made edits: the replaced or removed noun is gone from the target, the instruction names it."""
 import re
 
-from train.augment import synthetic_edits
+from train.augment import implied_edits, synthetic_edits
 from train.data import EditRow
 
 ROWS = [EditRow("a horse standing in a green field", "make it snowy", "a horse standing in a snowy field"),
@@ -27,3 +27,20 @@ def test_synthetic_edits_change_what_they_name():
 def test_synthetic_edits_are_reproducible():
     assert synthetic_edits(ROWS, 3, seed=1) == synthetic_edits(ROWS, 3, seed=1)
     assert synthetic_edits(ROWS, 0) == []
+
+
+def test_implied_edits_replace_the_medium_or_artist_they_do_not_name():
+    rows = [EditRow("an oil painting of a harbour at dawn", "x", "y"),
+            EditRow("Misty lake, watercolour on paper by Anna Berg", "x", "y"),
+            EditRow("Old mill in winter by John Smith", "x", "y"),
+            EditRow("a cat", "x", "y")]
+    out = implied_edits(rows, 10, seed=0)
+    assert len(out) == 3 and all(r.source != "a cat" for r in out)  # nothing to swap in "a cat"
+    named = {"an oil painting of a harbour at dawn": "oil painting", "Old mill in winter by John Smith": "John Smith"}
+    for r in out:
+        assert r.target != r.source
+        # a medium or an artist is swapped: the old one is gone, and the instruction names only the new one
+        gone = named.get(r.source) or ("Anna Berg" if "Anna Berg" not in r.target else "watercolour")
+        assert gone not in r.target and gone.lower() not in r.instruction.lower()
+        assert not re.search(r"\ba [aeiou]", r.instruction + " " + r.target)  # "an oil ...", never "a oil"
+    assert implied_edits(rows, 10, seed=0) == out and implied_edits(rows, 1, seed=0) == out[:1]

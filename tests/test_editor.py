@@ -25,13 +25,21 @@ def test_diffchat_template_is_the_papers():
     ("\n\n  a   snowy   street \n", "a snowy street"),
     ("Input: x\nModification: y\nOutput: a dog", "a dog"),
     ("", ""),
+    # decoding loops collapse to one copy; a loop cut off at the end leaves no dangling "on"
+    ("photograph of willie nelson on willie nelson on willie nelson on willie", "photograph of willie nelson"),
+    ("a very very very very red car", "a very red car"),
+    ("a cat, a cat, a cat sitting", "a cat sitting"),
+    # ordinary repeats stay
+    ("Walla Walla wine country", "Walla Walla wine country"),
+    ("New York, New York skyline at night", "New York, New York skyline at night"),
+    ("a red red rose", "a red red rose"),
 ])
 def test_clean_output(raw, clean):
     assert clean_output(raw) == clean
 
 
 def test_clean_output_bounds_length():
-    assert len(clean_output("word " * 500).split()) == 120
+    assert len(clean_output(" ".join(f"word{k}" for k in range(500))).split()) == 120
 
 
 def test_tiny_model_loads_and_batch_equals_single(tiny_lm_dir):

@@ -49,3 +49,7 @@ def test_evaluate_end_to_end_with_cache(tmp_path, tiny_lm_dir):
     stamp = {p: p.stat().st_mtime_ns for p in pred_files}
     assert evaluate(str(data), methods, str(out)) == results  # cached predictions, same numbers
     assert {p: p.stat().st_mtime_ns for p in pred_files} == stamp
+    # a label names a method; the same label for another method is not served from the cache
+    labelled = evaluate(str(data), ["mine=append"], str(out))
+    assert labelled["mine"] == results["append"] and (out / "predictions-mine.jsonl").is_file()
+    assert evaluate(str(data), ["mine=source"], str(out))["mine"] == results["source"]

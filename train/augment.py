@@ -98,3 +98,76 @@ def synthetic_edits(rows: list[EditRow], n: int, seed: int = 0, remove_share: fl
         if target and target != source:
             out.append(EditRow(source, instruction, target))
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# implied drops: the instruction names only the new thing ("make it a photograph"), and the
+# reference drops what it replaces (the old medium, the old artist): the edits the small model
+# gets wrong most on held-out human triplets (it appends instead).
+
+MEDIUM = re.compile(
+    r"(\b(?:a|an)\s+)?\b(?:(?:original|fine|digital|oil|watercolou?r|acrylic|pencil|charcoal|pastel|ink|canvas|art|"
+    r"limited edition)\s+)*(?:photograph|photography|photo|paintings?|watercolou?rs?|sketch(?:es)?|drawings?|"
+    r"illustrations?|prints?|posters?|render|artwork|murals?|engravings?|etchings?|lithographs?)\b", re.IGNORECASE)
+MEDIA = ["oil painting", "watercolor painting", "pencil sketch", "charcoal drawing", "photograph", "3D render",
+         "pixel art", "stained glass window", "mosaic", "woodcut print", "low poly model", "comic book illustration",
+         "anime still", "marble sculpture", "embroidery", "pastel drawing", "vintage poster", "digital painting",
+         "claymation still", "ukiyo-e print", "tapestry", "polaroid photo", "blueprint", "neon sign"]
+MEDIUM_ASK = ["make it {a} {y}", "turn it into {a} {y}", "as {a} {y}", "change it to {a} {y}",
+              "make it look like {a} {y}", "convert it to {a} {y}", "Turn into {a} {y}", "it should be {a} {y}"]
+ARTIST = re.compile(r"\bby ([A-Z][a-zA-Z'-]+(?:\s+[A-Z]\.)?(?:\s+(?:van |de |da )?[A-Z][a-zA-Z'-]+){1,2})")
+ARTISTS = ["Claude Monet", "Vincent van Gogh", "Katsushika Hokusai", "Gustav Klimt", "Frida Kahlo", "Salvador Dali",
+           "Rembrandt van Rijn", "Edward Hopper", "Georgia O'Keeffe", "Ansel Adams", "Andy Warhol", "Hayao Miyazaki",
+           "J. M. W. Turner", "Alphonse Mucha", "Wassily Kandinsky", "Johannes Vermeer", "Paul Cezanne",
+           "Norman Rockwell", "Egon Schiele", "Caspar David Friedrich"]
+ARTIST_ASK = ["as if it were by {z}", "by {z} instead", "make it in the style of {z}", "in the style of {z}",
+              "have {z} paint it", "make it a {z} work", "As if it were painted by {z}"]
+
+
+def _article(word: str, like: str) -> str:
+    a = "an " if word[:1].lower() in "aeiou" else "a "
+    return a.capitalize() if like[:1].isupper() else a
+
+
+def _medium_swap(source: str, rng: random.Random) -> EditRow | None:
+    spans = list(MEDIUM.finditer(source))
+    if not spans:
+        return None
+    old = spans[0].group(0).lower()
+    new = rng.choice([m for m in MEDIA if m.split()[-1] not in old])
+    first = spans[0]
+    article = _article(new, first.group(1)) if first.group(1) else ""
+    found = first.group(0)[len(first.group(1) or ""):]
+    word = new if not found[:1].isupper() else new[:1].upper() + new[1:]
+    text = source[:first.start()] + article + word + "".join(
+        source[a.end():b.start()] for a, b in zip(spans, spans[1:] + [None]) if b is not None) + source[spans[-1].end():]
+    ask = rng.choice(MEDIUM_ASK).format(a=_article(new, "a").strip(), y=new)
+    return EditRow(source, ask, _tidy(text))
+
+
+def _artist_swap(source: str, pool: list[str], rng: random.Random) -> EditRow | None:
+    m = ARTIST.search(source)
+    if not m:
+        return None
+    new = rng.choice([a for a in pool if a.lower() != m.group(1).lower()])
+    return EditRow(source, rng.choice(ARTIST_ASK).format(z=new), source[:m.start(1)] + new + source[m.end(1):])
+
+
+def implied_edits(rows: list[EditRow], n: int, seed: int = 0) -> list[EditRow]:
+    """Up to `n` medium and artist swaps from the sources of `rows` (one per source at most)."""
+    rng = random.Random(seed)
+    pool = sorted(set(ARTISTS) | {m.group(1) for r in rows for m in [ARTIST.search(r.source)] if m})
+    sources = sorted({r.source for r in rows})
+    rng.shuffle(sources)
+    out: list[EditRow] = []
+    for source in sources:
+        if len(out) >= n:
+            break
+        makers = [lambda s: _medium_swap(s, rng), lambda s: _artist_swap(s, pool, rng)]
+        rng.shuffle(makers)
+        for make in makers:
+            row = make(source)
+            if row is not None and row.target and row.target != source:
+                out.append(row)
+                break
+    return out

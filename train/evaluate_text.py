@@ -118,17 +118,20 @@ def evaluate(data: str, methods: list[str], out: str, limit: int | None = None, 
     rows = rows[:limit] if limit else rows
     print(f"{data}: {report}; evaluating {len(rows)} rows")
     results = {}
-    for method in methods:
-        pred_file = out_dir / f"predictions-{_slug(method)}.jsonl"
+    for entry in methods:
+        label, method = entry.split("=", 1) if "=" in entry else (entry, entry)
+        pred_file = out_dir / f"predictions-{_slug(label)}.jsonl"
         cached = [json.loads(x) for x in pred_file.read_text().splitlines()] if pred_file.is_file() else []
-        if not refresh and [(c["input"], c["edit"]) for c in cached] == [(r.source, r.instruction) for r in rows]:
-            preds = [c["prediction"] for c in cached]
-        else:
+        fresh = [(c["input"], c["edit"], c.get("method", label)) for c in cached] != \
+            [(r.source, r.instruction, method) for r in rows]
+        if refresh or fresh:
             preds = predict(method, rows, batch_size)
             with pred_file.open("w", encoding="utf-8") as f:
                 for r, p in zip(rows, preds):
-                    f.write(json.dumps({**r.as_dict(), "prediction": p}, ensure_ascii=False) + "\n")
-        results[method] = score(rows, preds)
+                    f.write(json.dumps({**r.as_dict(), "method": method, "prediction": p}, ensure_ascii=False) + "\n")
+        else:
+            preds = [c["prediction"] for c in cached]
+        results[label] = score(rows, preds)
     (out_dir / "results.json").write_text(json.dumps(results, indent=2))
     print(write_tables(results, out_dir))
     plot(results, out_dir / "results.png")
@@ -138,7 +141,9 @@ def evaluate(data: str, methods: list[str], out: str, limit: int | None = None, 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description="Text metrics of prompt edits (CI, removal, leak, chrF).")
     p.add_argument("--data", required=True, help="held-out triplets (input/edit/output JSONL or InstructPE)")
-    p.add_argument("--methods", default="source,append,base,sft")
+    p.add_argument("--methods", default="source,append,base,sft",
+                   help="comma-separated: source, append, base, sft, editor:SPEC (any load_editor spec); "
+                        "LABEL=METHOD names a method in the table and chart, e.g. ppo=editor:runs/ppo/final")
     p.add_argument("--out", default="runs/eval-text")
     p.add_argument("--limit", type=int)
     p.add_argument("--batch-size", type=int, default=8)

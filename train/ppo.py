@@ -586,12 +586,21 @@ def plot_metrics(path: Path, out: Path) -> None:
 
     rows = [json.loads(ln) for ln in path.read_text().splitlines() if ln.strip()]
     keys = ["reward", "kl", "value_loss", "policy_loss", "entropy", "ci"]
-    fig, axes = plt.subplots(2, 3, figsize=(11, 5.5))
+    keys += sorted({k for r in rows for k in r if k.startswith("reward_") and k != "reward_negative"})[:3]
+    fig, axes = plt.subplots(math.ceil(len(keys) / 3), 3, figsize=(11, 2.75 * math.ceil(len(keys) / 3)), squeeze=False)
+    window = max(1, len(rows) // 10)  # a moving average: one step's batch is noisy
     for ax, key in zip(axes.flat, keys):
-        ax.plot([r["step"] for r in rows], [r[key] for r in rows], marker="o" if len(rows) < 30 else None)
+        steps, values = zip(*[(r["step"], r[key]) for r in rows if r.get(key) is not None]) if rows else ((), ())
+        ax.plot(steps, values, marker="o" if len(rows) < 30 else None, alpha=0.35 if window > 1 else 1.0)
+        if window > 1 and len(values) >= window:
+            smooth = [sum(values[k - window + 1:k + 1]) / window for k in range(window - 1, len(values))]
+            ax.plot(steps[window - 1:], smooth, color="C3", label=f"mean of {window}")
+            ax.legend(fontsize=7, loc="best")
         ax.set_title(key)
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(keys):]:
+        ax.axis("off")
     fig.suptitle("DiffChat PPO")
     fig.tight_layout()
     fig.savefig(out, dpi=110)

@@ -31,6 +31,7 @@ class SFTRunConfig:
     skip_bad: bool = False
     val_fraction: float = 0.1
     synthetic: int = 0                 # rule-made replace/remove/swap edits added to the train split (train/augment.py)
+    implied: int = 0                   # rule-made medium/artist swaps whose instruction names only the new thing
     seed: int = 0
     output_dir: str = "runs/sft"
     lora: dict | None = None           # e.g. {r: 16, alpha: 32, dropout: 0.05}; None = full fine-tuning
@@ -88,6 +89,12 @@ def build_datasets(cfg: SFTRunConfig, tokenizer):
 
         extra = synthetic_edits(train, cfg.synthetic, cfg.seed)
         print(f"added {len(extra)} synthetic edits made from training prompts")
+        train = train + extra
+    if cfg.implied:
+        from train.augment import implied_edits
+
+        extra = implied_edits(train, cfg.implied, cfg.seed)
+        print(f"added {len(extra)} medium/artist swaps made from training prompts")
         train = train + extra
     out = Path(cfg.output_dir)
     write_jsonl(train, out / "data" / "train.jsonl")
