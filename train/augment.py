@@ -63,41 +63,47 @@ def common_nouns(texts: list[str]) -> dict[str, list[str]]:
     return {tag: sorted(words) for tag, words in found.items()}
 
 
-def synthetic_edits(rows: list[EditRow], n: int, seed: int = 0, remove_share: float = 0.3) -> list[EditRow]:
-    """Up to `n` rule-made triplets from the sources of `rows` (one per source at most)."""
-    rng = random.Random(seed)
-    vocab = common_nouns([r.source for r in rows] + [r.target for r in rows])
+def _one_per_source(rows: list[EditRow], n: int, rng: random.Random, make) -> list[EditRow]:
+    """Up to `n` triplets, `make(source)` (an EditRow or None) over the distinct sources in a seeded order."""
     sources = sorted({r.source for r in rows})
     rng.shuffle(sources)
     out: list[EditRow] = []
     for source in sources:
         if len(out) >= n:
             break
+        row = make(source)
+        if row is not None and row.target and row.target != source:
+            out.append(row)
+    return out
+
+
+def synthetic_edits(rows: list[EditRow], n: int, seed: int = 0, remove_share: float = 0.3) -> list[EditRow]:
+    """Up to `n` rule-made triplets from the sources of `rows` (one per source at most)."""
+    rng = random.Random(seed)
+    vocab = common_nouns([r.source for r in rows] + [r.target for r in rows])
+
+    def make(source: str) -> EditRow | None:
         swapped = _swap(source, rng)
         if swapped is not None and swapped.target != source:
-            out.append(swapped)
-            continue
+            return swapped
         nouns = [(t, g, lem) for t, g, lem in _tagged(source) if t in vocab.get(g, ())]
         nouns = [k for k in nouns if re.search(rf"\b{re.escape(k[0])}\b", source)]
         if not nouns:
-            continue
+            return None
         tok, tag, lemma = rng.choice(nouns)
         if rng.random() < remove_share and len(nouns) > 1:
-            target = _sub(source, tok, "")
-            instruction = rng.choice(REMOVE).format(x=tok)
-        else:
-            banned = synonyms(tok) | synonyms(lemma) | {tok, lemma}
-            choices = [w for w in vocab[tag] if w not in banned]
-            if not choices:
-                continue
-            new = rng.choice(choices)
-            target = _sub(source, tok, new)
-            article = "some" if tag == "NNS" else ("an" if new[0] in "aeiou" else "a")
-            instruction = rng.choice(REPLACE).format(x=tok, y=new, a=article).replace("some ", "", 1 if
-                                                                                     rng.random() < 0.5 else 0)
-        if target and target != source:
-            out.append(EditRow(source, instruction, target))
-    return out
+            return EditRow(source, rng.choice(REMOVE).format(x=tok), _sub(source, tok, ""))
+        banned = synonyms(tok) | synonyms(lemma) | {tok, lemma}
+        choices = [w for w in vocab[tag] if w not in banned]
+        if not choices:
+            return None
+        new = rng.choice(choices)
+        article = "some" if tag == "NNS" else ("an" if new[0] in "aeiou" else "a")
+        instruction = rng.choice(REPLACE).format(x=tok, y=new, a=article).replace("some ", "", 1 if
+                                                                                 rng.random() < 0.5 else 0)
+        return EditRow(source, instruction, _sub(source, tok, new))
+
+    return _one_per_source(rows, n, rng, make)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -157,17 +163,14 @@ def implied_edits(rows: list[EditRow], n: int, seed: int = 0) -> list[EditRow]:
     """Up to `n` medium and artist swaps from the sources of `rows` (one per source at most)."""
     rng = random.Random(seed)
     pool = sorted(set(ARTISTS) | {m.group(1) for r in rows for m in [ARTIST.search(r.source)] if m})
-    sources = sorted({r.source for r in rows})
-    rng.shuffle(sources)
-    out: list[EditRow] = []
-    for source in sources:
-        if len(out) >= n:
-            break
+
+    def make(source: str) -> EditRow | None:
         makers = [lambda s: _medium_swap(s, rng), lambda s: _artist_swap(s, pool, rng)]
         rng.shuffle(makers)
-        for make in makers:
-            row = make(source)
+        for maker in makers:
+            row = maker(source)
             if row is not None and row.target and row.target != source:
-                out.append(row)
-                break
-    return out
+                return row
+        return None
+
+    return _one_per_source(rows, n, rng, make)
