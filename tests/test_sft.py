@@ -48,6 +48,23 @@ def test_dataset_is_prompt_completion(run_config, tiny_lm_dir):
     assert len(train_ds) + (len(val_ds) if val_ds else 0) == 24
 
 
+def test_rule_made_edits_join_the_train_split_only(run_config, tiny_lm_dir, tmp_path):
+    from transformers import AutoTokenizer
+
+    rows = [{"input": f"an oil painting of a harbour number {i} by Anna Berg", "edit": "make it snowy",
+             "output": f"an oil painting of a snowy harbour number {i} by Anna Berg"} for i in range(20)]
+    (tmp_path / "art.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
+    tok = AutoTokenizer.from_pretrained(tiny_lm_dir)
+    plain = SFTRunConfig.from_yaml(run_config, data=[str(tmp_path / "art.jsonl")], val_fraction=0.2)
+    train_ds, val_ds = build_datasets(plain, tok)
+    more = SFTRunConfig.from_yaml(run_config, data=[str(tmp_path / "art.jsonl")], val_fraction=0.2, implied=5)
+    train_more, val_more = build_datasets(more, tok)
+    assert len(train_more) == len(train_ds) + 5 and val_more["completion"] == val_ds["completion"]
+    written = [json.loads(x) for x in (tmp_path / "run" / "data" / "train.jsonl").read_text().splitlines()]
+    swaps = [r for r in written if "oil painting" not in r["output"] or "Anna Berg" not in r["output"]]
+    assert len(written) == len(train_more) and len(swaps) == 5
+
+
 def test_train_resume_and_ship(run_config, tmp_path):
     cfg = SFTRunConfig.from_yaml(run_config)
     final = train(cfg)
