@@ -32,6 +32,8 @@ class GenerationOptions:
     num_beams: int = 1
     repetition_penalty: float = 1.0
     seed: int | None = None
+    retry_unchanged: int = 4        # an edit that comes back unchanged (or empty) is decoded again with
+                                    # this many beams, taking the best beam that changes it; 0: off
 
     def update(self, **overrides) -> "GenerationOptions":
         known = {f.name for f in fields(self)}
@@ -163,7 +165,34 @@ class PromptEditor:
             outputs += [clean_output(t) for t in self.tokenizer.batch_decode(new, skip_special_tokens=True)]
             bar.update(len(chunk))
         bar.close()
+        if opts.retry_unchanged > 1:
+            for k, (prompt, instruction) in enumerate(pairs):
+                if _same(outputs[k], prompt):
+                    outputs[k] = self._changed_beam(prompt, instruction, opts) or outputs[k]
         return outputs
+
+    def _changed_beam(self, prompt: str, instruction: str, opts: GenerationOptions) -> str | None:
+        """The best of `retry_unchanged` beams that is not the prompt itself (None if every beam is)."""
+        import torch
+
+        n = opts.retry_unchanged
+        enc = self.tokenizer([build_prompt(self.tokenizer, prompt, instruction, self.template)], return_tensors="pt",
+                             add_special_tokens=self.template != "chat")
+        enc = {k: v.to(self.device) for k, v in enc.items()}
+        kw = {**opts.generate_kwargs(), "do_sample": False, "num_beams": n, "num_return_sequences": n}
+        kw = {k: v for k, v in kw.items() if k not in ("temperature", "top_p", "typical_p")}
+        with torch.inference_mode():
+            out = self.model.generate(**enc, **kw, pad_token_id=self.tokenizer.pad_token_id, stop_strings=["\n"],
+                                      tokenizer=self.tokenizer)
+        beams = [clean_output(t) for t in self.tokenizer.batch_decode(out[:, enc["input_ids"].shape[1]:],
+                                                                      skip_special_tokens=True)]
+        return next((b for b in beams if b and not _same(b, prompt)), None)
+
+
+def _same(output: str, prompt: str) -> bool:
+    """Is the edit a no-op: empty, or the prompt again (case, spacing and end punctuation aside)?"""
+    norm = lambda t: " ".join(t.lower().split()).rstrip(" .,;")  # noqa: E731
+    return not output.strip() or norm(output) == norm(prompt)
 
 
 def _load_message(name: str, exc: Exception) -> str:

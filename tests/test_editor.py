@@ -127,3 +127,27 @@ def test_empty_generation_is_an_error_not_a_silent_edit(tiny_lm_dir):
     assert editor.edit_batch([PAIRS[0]], progress=False, max_new_tokens=4) == [""]
     with pytest.raises(DiffChatError, match="empty prompt"):
         editor.edit(*PAIRS[0], max_new_tokens=4)
+
+
+def test_an_unchanged_edit_is_decoded_again_with_beams(tiny_lm_dir):
+    editor = PromptEditor.from_pretrained(tiny_lm_dir)
+    tok, real_generate, calls = editor.tokenizer, editor.model.generate, []
+
+    def scripted(**kw):  # greedy copies the prompt back; the beams offer the copy first, then an edit
+        calls.append(kw.get("num_return_sequences", 1))
+        width = kw["input_ids"].shape[1]
+        texts = [" a horse in a field."] if len(calls) == 1 else [" A horse in a field", " a zebra in a field",
+                                                                  " a horse", " a field"]
+        rows = [tok(t, add_special_tokens=False)["input_ids"] for t in texts]
+        longest = max(map(len, rows))
+        rows = [r + [tok.pad_token_id or 0] * (longest - len(r)) for r in rows]
+        return torch.cat([kw["input_ids"].repeat(len(rows), 1), torch.tensor(rows)], dim=1)[:, :width + longest]
+
+    editor.model.generate = scripted
+    assert editor.edit("a horse in a field", "turn the horse into a zebra") == "a zebra in a field"
+    assert calls == [1, 4]  # one greedy pass, then one retry with 4 beams
+    calls.clear()
+    assert editor.edit_batch([("a horse in a field", "turn the horse into a zebra")], progress=False,
+                             retry_unchanged=0) == ["a horse in a field."]  # retries can be switched off
+    assert calls == [1]
+    editor.model.generate = real_generate
