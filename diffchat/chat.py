@@ -10,6 +10,7 @@ from typing import Callable, Literal
 from PIL import Image
 
 from .backends import get_backend
+from .editor import is_unchanged
 from .errors import DiffChatError, InvalidInput
 from .intent import clarifying_question, parse_command
 from .session import MAX_SEED, RENDER_SETTINGS, ChatSession, Turn, _as_image, render_prompt
@@ -17,6 +18,8 @@ from .session import MAX_SEED, RENDER_SETTINGS, ChatSession, Turn, _as_image, re
 ReplyKind = Literal["start", "edit", "clarify", "undo", "redo", "reset", "restore", "error"]
 Progress = Callable[[int, int], None] | None
 
+UNCHANGED = ("I could not turn '{instruction}' into a change of the prompt. Try saying it another way, "
+             "e.g. 'replace the X with a Y' or 'make it snowy', or write the new prompt yourself in review mode.")
 START_QUESTION = "Describe the image you want to create, for example 'a horse in a field at sunset'."
 
 
@@ -126,7 +129,10 @@ class ChatController:
             question = clarifying_question(text, self.session.current_prompt)
             if question:
                 return self._reply("clarify", question, image=None)
-            return self._commit(text, self._edit(text), render=render, progress=progress)
+            prompt = self._edit(text)
+            if is_unchanged(prompt, self.session.current_prompt):  # nothing to render: say so, keep the chat
+                return self._reply("clarify", UNCHANGED.format(instruction=text), image=None)
+            return self._commit(text, prompt, render=render, progress=progress)
         except DiffChatError as e:
             return self._reply("error", str(e), image=None)
 

@@ -167,7 +167,7 @@ class PromptEditor:
         bar.close()
         if opts.retry_unchanged > 1:
             for k, (prompt, instruction) in enumerate(pairs):
-                if _same(outputs[k], prompt):
+                if is_unchanged(outputs[k], prompt):
                     outputs[k] = self._changed_beam(prompt, instruction, opts) or outputs[k]
         return outputs
 
@@ -186,10 +186,10 @@ class PromptEditor:
                                       tokenizer=self.tokenizer)
         beams = [clean_output(t) for t in self.tokenizer.batch_decode(out[:, enc["input_ids"].shape[1]:],
                                                                       skip_special_tokens=True)]
-        return next((b for b in beams if b and not _same(b, prompt)), None)
+        return next((b for b in beams if b and not is_unchanged(b, prompt)), None)
 
 
-def _same(output: str, prompt: str) -> bool:
+def is_unchanged(output: str, prompt: str) -> bool:
     """Is the edit a no-op: empty, or the prompt again (case, spacing and end punctuation aside)?"""
     norm = lambda t: " ".join(t.lower().split()).rstrip(" .,;")  # noqa: E731
     return not output.strip() or norm(output) == norm(prompt)

@@ -161,6 +161,15 @@ def test_failing_editor_keeps_the_history(renderer):
     reply = ctl.handle("add a dog")
     assert reply.kind == "error" and "empty prompt" in reply.text and ctl.session.to_dict() == before
 
+    class Unchanged(RuleEditor):
+        def edit(self, prompt, instruction, **gen):
+            return prompt.upper() + "."
+
+    ctl.editor, ctl.renderer = Unchanged(), BrokenRenderer(RenderError("must not render"))
+    reply = ctl.handle("make it less grey")  # a no-op edit: said in the chat, nothing rendered or added
+    assert reply.kind == "clarify" and "make it less grey" in reply.text and "another way" in reply.text
+    assert reply.image is None and ctl.renderer.calls == 0 and ctl.session.to_dict() == before
+
 
 def test_render_false_keeps_text_only(controller):
     controller.handle("a horse in a field", render=False)
