@@ -155,38 +155,34 @@ class PromptEditor:
         bar = tqdm(total=len(pairs), desc="Editing prompts", unit="prompt", disable=not progress)
         for start in range(0, len(pairs), batch_size):
             chunk = pairs[start:start + batch_size]
-            texts = [build_prompt(self.tokenizer, p, i, self.template) for p, i in chunk]
-            enc = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=self.template != "chat")
-            enc = {k: v.to(self.device) for k, v in enc.items()}
-            with torch.inference_mode():
-                out = self.model.generate(**enc, **opts.generate_kwargs(), pad_token_id=self.tokenizer.pad_token_id,
-                                          stop_strings=["\n"], tokenizer=self.tokenizer)
-            new = out[:, enc["input_ids"].shape[1]:]
-            outputs += [clean_output(t) for t in self.tokenizer.batch_decode(new, skip_special_tokens=True)]
+            outputs += self._generate(chunk, opts.generate_kwargs())
             bar.update(len(chunk))
         bar.close()
         if opts.retry_unchanged > 1:
-            for k, (prompt, instruction) in enumerate(pairs):
-                if is_unchanged(outputs[k], prompt):
-                    outputs[k] = self._changed_beam(prompt, instruction, opts) or outputs[k]
+            for k, pair in enumerate(pairs):
+                if is_unchanged(outputs[k], pair[0]):
+                    outputs[k] = self._changed_beam(pair, opts) or outputs[k]
         return outputs
 
-    def _changed_beam(self, prompt: str, instruction: str, opts: GenerationOptions) -> str | None:
-        """The best of `retry_unchanged` beams that is not the prompt itself (None if every beam is)."""
+    def _generate(self, pairs, generate_kwargs: dict) -> list[str]:
+        """One `generate` call over (prompt, instruction) pairs: the cleaned new text of every returned sequence."""
         import torch
 
-        n = opts.retry_unchanged
-        enc = self.tokenizer([build_prompt(self.tokenizer, prompt, instruction, self.template)], return_tensors="pt",
-                             add_special_tokens=self.template != "chat")
+        texts = [build_prompt(self.tokenizer, p, i, self.template) for p, i in pairs]
+        enc = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=self.template != "chat")
         enc = {k: v.to(self.device) for k, v in enc.items()}
-        kw = {**opts.generate_kwargs(), "do_sample": False, "num_beams": n, "num_return_sequences": n}
-        kw = {k: v for k, v in kw.items() if k not in ("temperature", "top_p", "typical_p")}
         with torch.inference_mode():
-            out = self.model.generate(**enc, **kw, pad_token_id=self.tokenizer.pad_token_id, stop_strings=["\n"],
-                                      tokenizer=self.tokenizer)
-        beams = [clean_output(t) for t in self.tokenizer.batch_decode(out[:, enc["input_ids"].shape[1]:],
-                                                                      skip_special_tokens=True)]
-        return next((b for b in beams if b and not is_unchanged(b, prompt)), None)
+            out = self.model.generate(**enc, **generate_kwargs, pad_token_id=self.tokenizer.pad_token_id,
+                                      stop_strings=["\n"], tokenizer=self.tokenizer)
+        new = out[:, enc["input_ids"].shape[1]:]
+        return [clean_output(t) for t in self.tokenizer.batch_decode(new, skip_special_tokens=True)]
+
+    def _changed_beam(self, pair: tuple[str, str], opts: GenerationOptions) -> str | None:
+        """The best of `retry_unchanged` beams that is not the prompt itself (None if every beam is)."""
+        n = opts.retry_unchanged
+        beams = self._generate([pair], {**opts.update(do_sample=False, num_beams=n).generate_kwargs(),
+                                        "num_return_sequences": n})
+        return next((b for b in beams if not is_unchanged(b, pair[0])), None)
 
 
 def is_unchanged(output: str, prompt: str) -> bool:

@@ -145,8 +145,8 @@ def _medium_swap(source: str, rng: random.Random) -> EditRow | None:
     article = _article(new, first.group(1)) if first.group(1) else ""
     found = first.group(0)[len(first.group(1) or ""):]
     word = new if not found[:1].isupper() else new[:1].upper() + new[1:]
-    text = source[:first.start()] + article + word + "".join(
-        source[a.end():b.start()] for a, b in zip(spans, spans[1:] + [None]) if b is not None) + source[spans[-1].end():]
+    between = "".join(source[a.end():b.start()] for a, b in zip(spans, spans[1:]))  # later media are dropped
+    text = source[:first.start()] + article + word + between + source[spans[-1].end():]
     ask = rng.choice(MEDIUM_ASK).format(a=_article(new, "a").strip(), y=new)
     return EditRow(source, ask, _tidy(text))
 

@@ -122,9 +122,9 @@ def evaluate(data: str, methods: list[str], out: str, limit: int | None = None, 
         label, method = entry.split("=", 1) if "=" in entry else (entry, entry)
         pred_file = out_dir / f"predictions-{_slug(label)}.jsonl"
         cached = [json.loads(x) for x in pred_file.read_text().splitlines()] if pred_file.is_file() else []
-        fresh = [(c["input"], c["edit"], c.get("method", label)) for c in cached] != \
+        stale = [(c["input"], c["edit"], c.get("method", label)) for c in cached] != \
             [(r.source, r.instruction, method) for r in rows]
-        if refresh or fresh:
+        if refresh or stale:
             preds = predict(method, rows, batch_size)
             with pred_file.open("w", encoding="utf-8") as f:
                 for r, p in zip(rows, preds):

@@ -269,7 +269,6 @@ class RewardModelConfig:
         return config_from_yaml(cls, path, overrides)
 
 
-
 def load_score_rows(path: str | Path, targets=TARGETS) -> list[dict]:
     """Rows with a non-empty `prompt` and a number for every target; others are skipped."""
     path = Path(path)

@@ -84,18 +84,15 @@ def build_datasets(cfg: SFTRunConfig, tokenizer):
         print(f"{path}: {report}")
         rows += part
     train, val = split_by_source(rows, cfg.val_fraction, cfg.seed)
-    if cfg.synthetic:
-        from train.augment import synthetic_edits
+    if cfg.synthetic or cfg.implied:
+        from train.augment import implied_edits, synthetic_edits
 
-        extra = synthetic_edits(train, cfg.synthetic, cfg.seed)
-        print(f"added {len(extra)} synthetic edits made from training prompts")
-        train = train + extra
-    if cfg.implied:
-        from train.augment import implied_edits
-
-        extra = implied_edits(train, cfg.implied, cfg.seed)
-        print(f"added {len(extra)} medium/artist swaps made from training prompts")
-        train = train + extra
+        for n, make, what in ((cfg.synthetic, synthetic_edits, "replace/remove/swap edits"),
+                              (cfg.implied, implied_edits, "medium/artist swaps")):
+            if n:
+                extra = make(train, n, cfg.seed)
+                print(f"added {len(extra)} rule-made {what} made from training prompts")
+                train = train + extra
     out = Path(cfg.output_dir)
     write_jsonl(train, out / "data" / "train.jsonl")
     write_jsonl(val, out / "data" / "val.jsonl")
