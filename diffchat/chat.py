@@ -126,12 +126,9 @@ class ChatController:
                 if not text:
                     return Reply("clarify", START_QUESTION)
                 return self._start(text, render=render, progress=progress)
-            question = clarifying_question(text, self.session.current_prompt)
+            prompt, question = self._edit_or_question(text)
             if question:
                 return self._reply("clarify", question, image=None)
-            prompt = self._edit(text)
-            if is_unchanged(prompt, self.session.current_prompt):  # nothing to render: say so, keep the chat
-                return self._reply("clarify", UNCHANGED.format(instruction=text), image=None)
             return self._commit(text, prompt, render=render, progress=progress)
         except DiffChatError as e:
             return self._reply("error", str(e), image=None)
@@ -145,10 +142,10 @@ class ChatController:
             if not text:
                 raise InvalidInput(START_QUESTION)
             return text
-        question = clarifying_question(text, self.session.current_prompt)
+        prompt, question = self._edit_or_question(text)
         if question:
             raise InvalidInput(question)
-        return self._edit(text)
+        return prompt
 
     def apply_prompt(self, prompt_text: str, instruction: str, *, render: bool = True,
                      progress: Progress = None) -> Reply:
@@ -209,6 +206,16 @@ class ChatController:
                              settings=self.settings, source=None if first else session.source_image,
                              previous=None if first else session.current_image,
                              instruction=instruction, progress=progress)
+
+    def _edit_or_question(self, instruction: str) -> tuple[str, str | None]:
+        """(new prompt, None), or ("", what to ask) for a vague instruction or an edit that changed nothing."""
+        question = clarifying_question(instruction, self.session.current_prompt)
+        if question:
+            return "", question
+        prompt = self._edit(instruction)
+        if is_unchanged(prompt, self.session.current_prompt):  # nothing to render: say so, keep the chat
+            return "", UNCHANGED.format(instruction=instruction)
+        return prompt, None
 
     def _edit(self, instruction: str) -> str:
         prompt = self.editor.edit(self.session.current_prompt, instruction)

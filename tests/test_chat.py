@@ -169,6 +169,9 @@ def test_failing_editor_keeps_the_history(renderer):
     reply = ctl.handle("make it less grey")  # a no-op edit: said in the chat, nothing rendered or added
     assert reply.kind == "clarify" and "make it less grey" in reply.text and "another way" in reply.text
     assert reply.image is None and ctl.renderer.calls == 0 and ctl.session.to_dict() == before
+    with pytest.raises(InvalidInput, match="another way"):  # the app's propose-then-render path too
+        ctl.propose("make it less grey")
+    assert ctl.session.to_dict() == before
 
 
 def test_render_false_keeps_text_only(controller):
