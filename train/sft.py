@@ -17,7 +17,7 @@ from pathlib import Path
 import yaml
 
 from diffchat.editor import EDITOR_META, EMBEDDED_BASE
-from diffchat.templates import build_prompt
+from diffchat.editor.templates import build_prompt
 from train.config import config_from_yaml
 from train.data import load_rows, split_by_source, write_jsonl
 
@@ -62,7 +62,7 @@ def load_model_and_tokenizer(cfg: SFTRunConfig):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     if cfg.model == "embedded":
-        from diffchat.embedded import embedded_base_folder
+        from diffchat.editor.embedded import embedded_base_folder
 
         source = embedded_base_folder()
     else:
