@@ -17,6 +17,7 @@ from pathlib import Path
 import yaml
 
 from diffchat.editor import EDITOR_META, EMBEDDED_BASE
+from diffchat.editor.edit_script import diff_script
 from diffchat.editor.templates import build_prompt
 from train.config import config_from_yaml
 from train.data import load_rows, split_by_source, write_jsonl
@@ -25,7 +26,8 @@ from train.data import load_rows, split_by_source, write_jsonl
 @dataclass
 class SFTRunConfig:
     model: str = "embedded"            # "embedded" (SmolLM2 from the wheel), a Hub id or a folder
-    template: str = "diffchat"         # "diffchat" (the paper's) or "chat" (the model's chat template)
+    template: str = "diffchat"         # "diffchat" (the paper's), "chat" (the model's chat template), or
+                                       # "script" (the model writes only the change: diffchat/editor/edit_script.py)
     data: list[str] = field(default_factory=lambda: ["../shared/data/human-written-edits.jsonl"])
     source_field: str = "beautified_source_prompt"  # InstructPE only; "source_prompt" for raw prompts
     skip_bad: bool = False
@@ -100,7 +102,8 @@ def build_datasets(cfg: SFTRunConfig, tokenizer):
 
     def to_records(part):
         return [{"prompt": build_prompt(tokenizer, r.source, r.instruction, cfg.template),
-                 "completion": " " + r.target} for r in part]
+                 "completion": " " + (diff_script(r.source, r.target) if cfg.template == "script" else r.target)}
+                for r in part]
 
     return Dataset.from_list(to_records(train)), (Dataset.from_list(to_records(val)) if val else None)
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from ..errors import DiffChatError, InvalidInput
 from ..paths import ASSETS_DIR
-from .templates import TEMPLATES, build_prompt, clean_output
+from .edit_script import apply_script
+from .templates import TEMPLATES, build_prompt, clean_output, first_line
 
 SHIPPED_ADAPTER = ASSETS_DIR / "diffchat-smollm2-lora"
 EDITOR_META = "diffchat_editor.json"  # written next to trained models: {"template": ...}
@@ -106,7 +107,10 @@ class LocalEditor:
     def _generate(self, pairs, opts: GenerationOptions, num_return: int = 1) -> list[list[str]]:
         """Cleaned outputs of every pair: `num_return` sequences each."""
         texts = [build_prompt(self.tokenizer, p, i, self.template) for p, i in pairs]
-        return [[clean_output(t) for t in seqs] for seqs in self._decode(texts, opts, num_return)]
+        decoded = self._decode(texts, opts, num_return)
+        if self.template == "script":  # the model wrote the change: apply it ("" when it does not apply)
+            return [[apply_script(p, first_line(t)) or "" for t in seqs] for (p, _), seqs in zip(pairs, decoded)]
+        return [[clean_output(t) for t in seqs] for seqs in decoded]
 
     def _changed_beam(self, pair: tuple[str, str], opts: GenerationOptions) -> str | None:
         """The best of `retry_unchanged` beams that is not the prompt itself (None if every beam is)."""
