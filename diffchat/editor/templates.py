@@ -10,10 +10,7 @@ DIFFCHAT_TEMPLATE = (
 )
 
 # Edit scripts (edit_script.py): the model writes only the change, as `old => new` replacements.
-SCRIPT_TEMPLATE = (
-    "Instruction: Give a description of the image and a modification; write the changes to the "
-    "description as old => new.\nInput: {x}\nModification: {i}\nChanges:"
-)
+SCRIPT_TEMPLATE = "Input: {x}\nModification: {i}\nChanges:"
 
 # For instruct models used zero-shot with their own chat template.
 CHAT_SYSTEM = (
