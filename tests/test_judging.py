@@ -40,7 +40,8 @@ def grade_all(out: Path, rule) -> None:
     """A stand-in judge for the round trip: grades each line by a rule on its text."""
     for batch in sorted(out.glob("batch-*.jsonl")):
         lines = [json.loads(x) for x in batch.read_text().splitlines()]
-        write(out / batch.name.replace("batch", "grades"), [{"id": x["id"], "grade": rule(x), "why": "t"} for x in lines])
+        write(out / batch.name.replace("batch", "grades"),
+              [{"id": x["id"], "grade": rule(x), "why": "t"} for x in lines])
 
 
 def test_make_and_score_round_trip(tmp_path):
