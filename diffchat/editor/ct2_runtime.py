@@ -60,6 +60,8 @@ class CT2Editor(LocalEditor):
         try:
             editor = make()
         except Exception as exc:  # noqa: BLE001 - damaged in a way the manifest cannot see: rebuild once
+            if "compute type" in str(exc):  # e.g. int16 on a CPU backend without it: not the cache's fault
+                raise ModelLoadError(f"CTranslate2 cannot run {quantization} here: {exc}") from exc
             shutil.rmtree(folder, ignore_errors=True)
             folder = build()
             try:
