@@ -390,3 +390,41 @@ def test_control_and_bidi_characters_are_stripped_from_input_and_output():
     assert state.session.current_prompt == "a cat"
     app.send("make it \x01\x07\x1b[31m red \u202e", state, *C)
     assert state.pending["proposal"] == "a red cat" and state.pending["instruction"] == "make it red"
+
+
+def test_a_hanging_endpoint_does_not_stall_other_users(endpoint, monkeypatch, tmp_path):
+    """The review's scene on a running app (queue limit 2): users A and B wait for an endpoint that
+    takes 4 s; B does not wait for A, and C, who only types a starting prompt, waits for neither."""
+    import socket
+
+    from gradio_client import Client
+
+    from diffchat.ui import AppConfig, build_demo
+
+    endpoint.delay = 4.0
+    monkeypatch.setenv("OPENAI_BASE_URL", endpoint.url)
+    monkeypatch.setenv("DIFFCHAT_OPENAI_TIMEOUT", "20")
+    demo = build_demo(AppConfig(model="openai:slow", backend="tiny", db=tmp_path / "v.sqlite"))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    demo.queue(default_concurrency_limit=2, max_size=64).launch(server_port=port, prevent_thread_lock=True,
+                                                                 quiet=True)
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        a, b, c = (Client(url, verbose=False) for _ in range(3))
+        for user in (a, b):
+            user.predict("a cat", api_name="/send")
+            user.predict("a cat", False, api_name="/render")
+        start = time.monotonic()
+        jobs = [user.submit("make it red", api_name="/send") for user in (a, b)]
+        time.sleep(0.5)
+        c.predict("a dog in the snow", api_name="/send")
+        c_waited = time.monotonic() - start - 0.5
+        [job.result(timeout=30) for job in jobs]
+        both = time.monotonic() - start
+        assert c_waited < 2.0, f"a starting prompt waited {c_waited:.1f} s behind other users' edits"
+        assert both < 7.0, f"two 4-s edits took {both:.1f} s: they ran one after the other"
+        assert len(endpoint.times) == 2 and abs(endpoint.times[1] - endpoint.times[0]) < 1.5
+    finally:
+        demo.close()
