@@ -30,12 +30,13 @@ WELCOME = ("Hi! Describe the image you want, or start from an image of yours (be
            "Type *undo*, *redo* or *start over* at any time.")
 
 
-_MD = {c: f"&#{ord(c)};" for c in "\\`*_{}[]()#+-.!|~$<>&\"'"}
+_MD = {c: f"&#{ord(c)};" for c in "\\`*_{}[]()#+-.!|~$<>&\"':"}
 
 
 def as_text(text: str) -> str:
     """`text` for the chat, which renders Markdown and HTML: every character that could start
-    markup (an image, a link, a tag, emphasis) is written as an HTML entity, so it shows as typed."""
+    markup (an image, a link, a web address, a tag, emphasis) is written as an HTML entity, so it
+    shows as typed."""
     return "".join(_MD.get(c, c) for c in str(text))
 
 
