@@ -235,7 +235,8 @@ class ChatController:
                 manual: bool = False) -> Reply:
         prompt = _check_text(prompt, "prompt")  # before rendering, like the instruction
         if len(instruction) > MAX_TEXT_CHARS:
-            raise InvalidInput(f"The instruction is too long ({len(instruction)} characters, at most {MAX_TEXT_CHARS}).")
+            raise InvalidInput(f"The instruction is too long ({len(instruction)} characters, "
+                               f"at most {MAX_TEXT_CHARS}).")
         before, previous = self.session.current_prompt, self.session.current_image
         image = self._render(prompt, instruction, progress) if render else None
         self.session.add_turn(instruction, prompt, image=image, seed=self.seed, backend=self.backend,

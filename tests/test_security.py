@@ -224,9 +224,10 @@ def test_two_users_wait_for_a_slow_endpoint_at_the_same_time(endpoint):
     assert out == ["a red cat"] * 2 and time.monotonic() - start < 1.8
 
 
-def test_sending_a_message_is_not_queued_behind_other_users_edits(tmp_path):
+def test_send_is_not_queued_behind_edits_and_gradio_files_are_cleaned(tmp_path):
     """The send event has no concurrency limit of its own (a starting prompt, a command or a
-    question never waits for other users' edits); renders keep the queue's limit."""
+    question never waits for other users' edits); renders keep the queue's limit. Gradio's copies
+    of shown images and downloads are deleted after a day."""
     from diffchat.ui import AppConfig, build_demo
 
     demo = build_demo(AppConfig(backend="tiny", db=tmp_path / "v.sqlite"),
@@ -234,6 +235,7 @@ def test_sending_a_message_is_not_queued_behind_other_users_edits(tmp_path):
     fns = {fn.name: fn for fn in demo.fns.values()}
     assert fns["send"].concurrency_limit is None
     assert fns["render"].concurrency_limit == "default"
+    assert demo.delete_cache == (3600, 86400)
 
 
 # ---- 5/6. damaged and junk-filled zips -------------------------------------------------------------
@@ -352,11 +354,20 @@ def test_downloads_leave_no_temp_folders(tmp_path):
     first, second = app.download(state), app.download(state)
     assert first == second and Path(first).is_file()
     app.load(first, ChatState())  # a loaded session's folder goes with its state
+    with pytest.MonkeyPatch.context() as mp:  # a failed download is a warning naming no server path
+        mp.setattr("diffchat.ui.chat_tab.pack_session", _disk_full)
+        with pytest.warns(UserWarning, match="Could not prepare the download") as warned:
+            assert app.download(state) is None
+        assert tempfile.gettempdir() not in str(warned[0].message)
     new = tmp_folders("diffchat-") - before
     assert len(new) <= 1
     del state
     gc.collect()
     assert tmp_folders("diffchat-") - before == set()
+
+
+def _disk_full(*_):
+    raise OSError(28, "No space left on device", "/tmp/diffchat-download-x/diffchat-session.zip")
 
 
 # ---- 11. over-long prompts are refused before rendering ----------------------------------------------

@@ -366,7 +366,11 @@ class ChatApp:
             gr.Warning("Nothing to download yet: the chat is empty.")
             return None
         # one file per browser session, replaced by the next download, removed with the state
-        return str(pack_session(state.session, state.folder() / "diffchat-session.zip"))
+        try:
+            return str(pack_session(state.session, state.folder() / "diffchat-session.zip"))
+        except (DiffChatError, OSError):  # a full disk, say; the message names no server path
+            gr.Warning("Could not prepare the download on the server. Try again in a moment.")
+            return None
 
     def load(self, path: str | None, state: ChatState):
         """Open a downloaded session zip; the current chat is replaced only if it loads."""

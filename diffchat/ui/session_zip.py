@@ -125,7 +125,8 @@ def unpack_session(path: str | os.PathLike, name: str | None = None) -> ChatSess
         raise SessionFileError(f"'{label}' is damaged or uses a zip feature DiffChat cannot read "
                                f"({type(e).__name__}); download the session again.") from None
     except OSError as e:
-        raise SessionFileError(f"Could not unpack '{label}' on the server ({e.strerror or type(e).__name__}).") from None
+        reason = e.strerror or type(e).__name__  # never the server path
+        raise SessionFileError(f"Could not unpack '{label}' on the server ({reason}).") from None
     finally:
         if session is None:
             shutil.rmtree(folder, ignore_errors=True)
