@@ -9,13 +9,13 @@ import threading
 import time
 import zipfile
 import zlib
+from html.parser import HTMLParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import gradio as gr
 import psutil
 import pytest
-from markdown_it import MarkdownIt
 from PIL import Image
 
 from diffchat.chat import ChatController
@@ -299,22 +299,43 @@ def _png(width: int, height: int) -> bytes:
 HOSTILE = "![t](http://127.0.0.1:9/x.png) <img src=http://127.0.0.1:9/y.png> **bold**"
 
 
-def _rendered(messages) -> str:
-    md = MarkdownIt("commonmark", {"html": True})
-    return "".join(md.render(m["content"]) for m in messages)
+class _Tags(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.tags, self.text = [], []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+
+    def handle_data(self, data):
+        self.text.append(data)
 
 
-def test_a_typed_message_and_a_shared_session_show_markdown_as_text(tmp_path):
+def _shown(message: dict) -> tuple[set, str]:
+    """(the HTML tags in a chat message, its text as the browser shows it)."""
+    parser = _Tags()
+    parser.feed(message["content"])
+    return set(parser.tags), "".join(parser.text)
+
+
+def test_a_typed_message_and_a_shared_session_show_markdown_and_html_as_text(tmp_path):
+    """The chat renders HTML (for the word diff) but no Markdown; untrusted text is escaped, so
+    the only tags are the app's own and the text shows exactly as typed."""
     app = make_app()
+    with gr.Blocks() as demo:
+        build_chat_tab(app)
+    [chatbot] = [b for b in demo.blocks.values() if isinstance(b, gr.Chatbot)]
+    assert chatbot.render_markdown is False and chatbot.latex_delimiters == []
     state = ChatState()
     app.send(HOSTILE, state, *C)
     app.render(state, state.pending["proposal"], False, *C)
     app.send("add " + HOSTILE, state, *C)
-    html = _rendered(state.messages)
-    assert "<img" not in html and "<strong>" not in html and "127.0.0.1:9/x.png" in html
     loaded = app.load(str(session_zip(tmp_path / "s.zip", 2, instruction=HOSTILE)), ChatState())[0]
-    html = _rendered(loaded.messages)
-    assert "<img" not in html and "<strong>" not in html and "![t]" in html
+    for messages in (state.messages, loaded.messages):
+        tags, _ = zip(*map(_shown, messages))
+        assert set().union(*tags) <= {"del", "ins", "b", "em"}
+    assert _shown(state.messages[1]) == (set(), HOSTILE)
+    assert _shown(loaded.messages[2]) == (set(), HOSTILE + " 1")
 
 
 # ---- 8. the backend box ------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 then the image is rendered again with the same seed and shown beside the previous one."""
 from __future__ import annotations
 
+import html
 import shutil
 import threading
 from dataclasses import dataclass, field
@@ -26,18 +27,14 @@ SIZES = ["backend default", "512×512", "768×768", "1024×1024", "768×512", "5
 SEED_MODES = ["fixed", "new each image"]
 MANUAL_INSTRUCTION = "(prompt edited by hand)"
 WELCOME = ("Hi! Describe the image you want, or start from an image of yours (below). "
-           "Then tell me what to change, e.g. *make it night* or *add a red umbrella*. "
-           "Type *undo*, *redo* or *start over* at any time.")
-
-
-_MD = {c: f"&#{ord(c)};" for c in "\\`*_{}[]()#+-.!|~$<>&\"':"}
+           "Then tell me what to change, e.g. <em>make it night</em> or <em>add a red umbrella</em>. "
+           "Type <em>undo</em>, <em>redo</em> or <em>start over</em> at any time.")
 
 
 def as_text(text: str) -> str:
-    """`text` for the chat, which renders Markdown and HTML: every character that could start
-    markup (an image, a link, a web address, a tag, emphasis) is written as an HTML entity, so it
-    shows as typed."""
-    return "".join(_MD.get(c, c) for c in str(text))
+    """`text` for the chat, which shows HTML but no Markdown (render_markdown=False): what a user
+    typed or a shared session holds is shown as typed, and a tag in it (<img src=...>) stays text."""
+    return html.escape(str(text), quote=False)
 
 
 def _key(word: str) -> str:
@@ -260,7 +257,7 @@ class ChatApp:
         if not pending:
             return self.view(state)
         if review and not pending.get("start"):
-            state.say("assistant", "Edit the prompt on the right if you like, then press **Render**.")
+            state.say("assistant", "Edit the prompt on the right if you like, then press <b>Render</b>.")
             return self.view(state)
         return self.render_prompt(state, pending["proposal"], backend, seed_mode, seed, steps, guidance,
                                   negative, size, strength, progress)
@@ -411,7 +408,7 @@ def build_chat_tab(app: ChatApp) -> None:
         with gr.Column(scale=5, min_width=360):
             chat = gr.Chatbot(value=ChatState().messages, elem_id="chat", height=460, show_label=False,
                               buttons=["copy"], feedback_options=None, group_consecutive_messages=False,
-                              latex_delimiters=[])
+                              render_markdown=False, latex_delimiters=[])  # user text: never markup
             with gr.Row():
                 instruction = gr.Textbox(placeholder="A prompt to start, then what to change…", show_label=False,
                                          elem_id="instruction", scale=6, autofocus=True, max_length=2000,
