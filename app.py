@@ -29,14 +29,18 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--items", default=env("DIFFCHAT_ITEMS"), help="items.jsonl (or its folder) for the compare tab")
     p.add_argument("--host", default=env("GRADIO_SERVER_NAME", "127.0.0.1"))
     p.add_argument("--port", type=int, default=int(env("GRADIO_SERVER_PORT", "7860")))
-    p.add_argument("--concurrency", type=int, default=2, help="renders and edits run at once, across users")
+    p.add_argument("--concurrency", type=int, default=2, help="renders run at once, across users")
+    p.add_argument("--allow-backend", action="append", default=(env("DIFFCHAT_ALLOW_BACKENDS") or "").split(),
+                   metavar="ID", help="a backend users may pick besides the registry's: a Hub id or a server folder "
+                   "(repeat it; env DIFFCHAT_ALLOW_BACKENDS, space-separated); '*' allows any, only on your machine")
     return p.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
     captioner = args.captioner or ("tiny" if args.backend.startswith("tiny") else "Salesforce/blip-image-captioning-base")
-    config = AppConfig(model=args.model, runtime=args.runtime, backend=args.backend, captioner=captioner, db=args.db, items=args.items)
+    config = AppConfig(model=args.model, runtime=args.runtime, backend=args.backend, captioner=captioner, db=args.db,
+                       items=args.items, allowed_backends=tuple(args.allow_backend))
     demo = build_demo(config)
     demo.queue(default_concurrency_limit=args.concurrency, max_size=64)
     demo.launch(server_name=args.host, server_port=args.port, **launch_kwargs(demo))

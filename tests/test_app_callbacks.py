@@ -2,6 +2,7 @@
 import json
 import sqlite3
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -31,6 +32,8 @@ def chat(renderer):
 
 
 def same(a, b) -> bool:
+    """Equal pixels; an image may be a file (a loaded session's images are shown from their files)."""
+    a, b = (Image.open(x).convert("RGB") if isinstance(x, (str, Path)) else x for x in (a, b))
     return a is not None and b is not None and np.array_equal(np.asarray(a), np.asarray(b))
 
 
@@ -104,7 +107,7 @@ def test_empty_message_and_bad_settings_keep_the_session(chat):
     with pytest.warns(UserWarning, match="seed"):
         out = chat.send("make it blue", state, *bad_seed)
     assert out[-1] == "make it blue"  # kept in the box to try again
-    with pytest.warns(UserWarning, match="Unknown backend"):
+    with pytest.warns(UserWarning, match="'no-such-backend' is not offered here"):
         chat.render_prompt(state, "a blue car", "no-such-backend", *C[1:])
     assert state.session.to_dict() == snapshot
 

@@ -33,6 +33,9 @@ class AppConfig:
     db: str | Path = "data/votes.sqlite"
     items: str | Path | None = None   # items.jsonl (or its folder) for the compare tab
     device: str | None = None
+    # backends the chat offers besides the registry's and `backend` (ids or server folders);
+    # ("*",): anything, as the library's get_backend accepts (only for an app on your own machine)
+    allowed_backends: tuple[str, ...] = ()
 
 
 def editor_loader(spec: str | None, runtime: str = "auto") -> BackgroundLoader:
@@ -54,7 +57,8 @@ def build_demo(config: AppConfig, *, editor: BackgroundLoader | None = None, see
 
     preload_libraries()
     editor = (editor or editor_loader(config.model, config.runtime)).start()
-    chat = ChatApp(editor, Renderer(device=config.device), captioner_loader(config.captioner), config.backend)
+    chat = ChatApp(editor, Renderer(device=config.device), captioner_loader(config.captioner), config.backend,
+                   allowed_backends=tuple(config.allowed_backends))
     items, items_error = None, None
     if config.items:
         try:
@@ -63,7 +67,8 @@ def build_demo(config: AppConfig, *, editor: BackgroundLoader | None = None, see
             items_error = str(e)
     compare = CompareApp(VoteStore(config.db), items, seed=seed)
 
-    with gr.Blocks(title="DiffChat") as demo:
+    # Gradio's copies of shown images and downloads: removed after a day (checked every hour)
+    with gr.Blocks(title="DiffChat", delete_cache=(3600, 86400)) as demo:
         gr.Markdown("# 💬 DiffChat · create images by chatting\n"
                     "Describe a picture, then say what to change. A small language model rewrites the "
                     "prompt and the image is rendered again with the same seed, so only what you asked "

@@ -136,3 +136,52 @@ def test_two_annotators_vote_at_once(browser, app_server, screenshot_dir):
     alice.wait_for_function("document.querySelector('#results-table').innerText.includes('diffchat vs base')")
     alice_ctx.close()
     bob_ctx.close()
+
+
+def test_untrusted_text_is_shown_as_text_and_fetches_nothing(browser, app_server, tmp_path, screenshot_dir):
+    """Markdown images and HTML in a typed message and in a shared session zip are shown as typed;
+    the browser never asks the address in them for anything."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from diffchat.session import ChatSession
+    from diffchat.ui.session_zip import pack_session
+
+    hits = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            hits.append(self.path)
+            self.send_response(404)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    spy = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=spy.serve_forever, daemon=True).start()
+    host = f"127.0.0.1:{spy.server_address[1]}"
+    hostile = f"![t](http://{host}/md.png) <img src=http://{host}/tag.png> **bold**"
+    try:
+        url, _ = app_server
+        page = open_app(browser, url)
+        send(page, "a lighthouse " + hostile)
+        user = page.locator("#chat [data-testid=user]").last
+        assert user.inner_text().strip() == "a lighthouse " + hostile
+        assert user.locator("img, strong").count() == 0
+
+        shared = ChatSession()
+        shared.start("a quiet harbour", seed=3, backend="tiny", image=Image.new("RGB", (64, 64), (20, 60, 120)))
+        shared.add_turn("add " + hostile, "a quiet harbour, boats", image=Image.new("RGB", (64, 64), (30, 70, 130)))
+        zip_path = pack_session(shared, tmp_path / "shared.zip")
+        page.click("#files")
+        page.set_input_files("#load-session input[type=file]", str(zip_path))
+        page.wait_for_function("document.querySelector('#chat').innerText.includes('Loaded a chat of 2 turns')")
+        assert page.locator("#chat [data-testid=user]").last.inner_text().strip() == "add " + hostile
+        assert page.locator("#chat .message-wrap img, #chat strong").count() == 0
+        page.screenshot(path=str(screenshot_dir / "screenshot-chat-untrusted.png"), full_page=True)
+        page.wait_for_timeout(1000)
+        assert hits == [], f"the browser fetched {hits} from an address in untrusted text"
+        page.close()
+    finally:
+        spy.shutdown()
