@@ -1,6 +1,7 @@
 """The image evaluation harness end to end, offline: tiny backends, tiny scorers, a tiny LM editor."""
 import csv
 import json
+import re
 
 import pytest
 from PIL import Image
@@ -125,3 +126,32 @@ def test_bad_arguments(test_file, tmp_path):
     with pytest.raises(InvalidInput, match="bad.jsonl"):
         ev.evaluate(ev.EvalConfig(**{**base, "test_file": str(bad)}, methods=["source"]))
     assert ev.main(["--test-file", str(test_file), "--out", str(tmp_path / "o"), "--methods", "nope"]) == 2
+
+
+def test_two_processes_under_accelerate_write_what_one_process_writes(test_file, tmp_path, tiny_lm_dir):
+    """`accelerate launch` with 2 processes (CPU here: --multi_gpu starts them, gloo joins them) splits
+    editing, rendering and scoring, and the main process writes the same files as a single run."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    args = ["--test-file", str(test_file), "--methods", f"source,append,editor:{tiny_lm_dir},ip2p",
+            "--backends", "tiny", "--limit", "3", "--seed", "7", "--scorers", "tiny", "--batch-size", "2"]
+    assert ev.main([*args, "--out", str(tmp_path / "one")]) == 0
+    accelerate = Path(sys.executable).parent / "accelerate"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(ev.__file__).parents[1])}
+    run = subprocess.run([str(accelerate), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+                          "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "train.evaluate",
+                          *args, "--out", str(tmp_path / "two")], env=env, capture_output=True, text=True, timeout=800)
+    assert run.returncode == 0, run.stderr[-3000:]
+    for k in (1, 2):  # both processes did a share of every stage
+        share = re.search(rf"process {k} of 2: edited (\d+) prompts, rendered (\d+) images, scored (\d+) items",
+                          run.stderr)
+        assert share and all(int(n) > 0 for n in share.groups()), run.stderr[-3000:]
+    one, two = tmp_path / "one", tmp_path / "two"
+    for name in ("results.csv", "results.md", "prompts.jsonl", "compare/items.jsonl"):
+        assert (one / name).read_text() == (two / name).read_text(), name
+    assert run.stdout.count("## Average over backends") == 1  # only the main process prints the table
+    for a, b in zip(sorted((one / "compare").rglob("*.png")), sorted((two / "compare").rglob("*.png"))):
+        assert a.relative_to(one) == b.relative_to(two) and a.read_bytes() == b.read_bytes()
