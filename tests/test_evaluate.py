@@ -132,6 +132,7 @@ def test_two_processes_under_accelerate_write_what_one_process_writes(test_file,
     """`accelerate launch` with 2 processes (CPU here: --multi_gpu starts them, gloo joins them) splits
     editing, rendering and scoring, and the main process writes the same files as a single run."""
     import os
+    import socket
     import subprocess
     import sys
     from pathlib import Path
@@ -141,8 +142,12 @@ def test_two_processes_under_accelerate_write_what_one_process_writes(test_file,
     assert ev.main([*args, "--out", str(tmp_path / "one")]) == 0
     accelerate = Path(sys.executable).parent / "accelerate"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(ev.__file__).parents[1])}
+    with socket.socket() as s:  # not the default port 29500: another run may hold it
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
     run = subprocess.run([str(accelerate), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
-                          "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "train.evaluate",
+                          "--main_process_port", str(port), "--mixed_precision", "no", "--dynamo_backend", "no",
+                          "-m", "train.evaluate",
                           *args, "--out", str(tmp_path / "two")], env=env, capture_output=True, text=True, timeout=800)
     assert run.returncode == 0, run.stderr[-3000:]
     for k in (1, 2):  # both processes did a share of every stage
