@@ -2,6 +2,7 @@
 item text and names shown as text, a vote database that goes away."""
 import json
 import socket
+from pathlib import Path
 
 import httpx
 import pytest
@@ -136,3 +137,28 @@ def test_names_are_bounded(tmp_path, items_dir):
     assert state["annotator"] == ""
     state, *_ = app.start(" al\u202eice\x07 ", CompareApp.new_state())
     assert state["annotator"] == "al ice"
+
+
+def test_exports_reuse_one_folder(tmp_path, items_dir):
+    """Old code made a new temp folder per export and never removed it."""
+    app = compare_app(tmp_path, items_dir)
+    state, *_ = app.start("alice", CompareApp.new_state())
+    app.vote("left", state)
+    first, again, jsonl = app.export("csv"), app.export("csv"), app.export("jsonl")
+    assert first == again and Path(first).parent == Path(jsonl).parent
+    assert sorted(p.name for p in Path(first).parent.iterdir()) == ["votes.csv", "votes.jsonl"]
+
+
+def test_app_refuses_an_unknown_database_and_bad_tokens(tmp_path, monkeypatch):
+    """Old code took `--db postgresql://...` (or any URL) as a path: a folder named 'postgresql:' appeared."""
+    import app as app_module
+
+    monkeypatch.chdir(tmp_path)
+    for var in ("DIFFCHAT_DB", "DATABASE_URL", "DIFFCHAT_ANNOTATORS", "DIFFCHAT_ADMIN_TOKEN"):
+        monkeypatch.delenv(var, raising=False)
+    with pytest.raises(SystemExit, match="Unknown vote database scheme 'mysql:'"):
+        app_module.main(["--backend", "tiny", "--db", "mysql://u:p@host/votes"])
+    (tmp_path / "tokens.txt").write_text("3fQ9x2LkVb7Tz1Wd alice\n")
+    with pytest.raises(SystemExit, match="need an admin token"):
+        app_module.main(["--backend", "tiny", "--db", "v.sqlite", "--annotators", "tokens.txt"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tokens.txt"]

@@ -54,6 +54,13 @@ def build_demo(config: AppConfig, *, editor: BackgroundLoader | None = None, see
     from ..render import Renderer
     from ..storage import PostgresVoteStore, load_items, open_store
 
+    store = open_store(config.db)  # a bad --db stops the app before anything loads
+    if isinstance(store, PostgresVoteStore):
+        try:
+            store.setup()
+            print(f"Votes go to {store}.", flush=True)
+        except DiffChatError as e:  # the app starts; each vote says so until the server answers
+            print(f"Warning: {store} cannot be reached yet: {e}", flush=True)
     preload_libraries()
     editor = (editor or editor_loader(config.model)).start()
     chat = ChatApp(editor, Renderer(device=config.device), captioner_loader(config.captioner), config.backend)
@@ -63,13 +70,6 @@ def build_demo(config: AppConfig, *, editor: BackgroundLoader | None = None, see
             items = load_items(config.items)
         except Exception as e:  # noqa: BLE001 - shown in the tab instead of failing the app
             items_error = str(e)
-    store = open_store(config.db)
-    if isinstance(store, PostgresVoteStore):
-        try:
-            store.setup()
-            print(f"Votes go to {store}.", flush=True)
-        except DiffChatError as e:  # the app starts; each vote says so until the server answers
-            print(f"Warning: {store} cannot be reached yet: {e}", flush=True)
     compare = CompareApp(store, items, seed=seed, annotators=config.annotators)
 
     with gr.Blocks(title="DiffChat") as demo:

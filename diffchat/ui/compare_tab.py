@@ -6,6 +6,7 @@ serves no file of the items folder itself and an image's URL tells neither its m
 """
 from __future__ import annotations
 
+import atexit
 import html
 import random
 import shutil
@@ -64,6 +65,7 @@ class CompareApp:
                  focus: str | None = "diffchat", annotators: Annotators | None = None):
         self.store = store
         self.annotators = annotators or Annotators()
+        self._exports: Path | None = None
         self.items = {item.id: item for item in items or []}
         self.rng = random.Random(seed)
         self.focus = focus  # the method whose win rate the results show, in pairs that hold it
@@ -186,10 +188,17 @@ class CompareApp:
     def export(self, fmt: str, admin_token: str | None = None) -> str | None:
         if not self._admin(admin_token):
             return None
-        out = Path(tempfile.mkdtemp(prefix="diffchat-votes-")) / f"votes.{fmt}"
+        if self._exports is None:  # one folder for every export of this app, removed at exit
+            self._exports = Path(tempfile.mkdtemp(prefix="diffchat-votes-"))
+            atexit.register(shutil.rmtree, self._exports, True)
+        out = self._exports / f"votes.{fmt}"
+        tmp = out.with_name(f".{out.name}.{random.getrandbits(32):08x}")
         try:
-            return str(self.store.export_csv(out) if fmt == "csv" else self.store.export_jsonl(out))
+            self.store.export_csv(tmp) if fmt == "csv" else self.store.export_jsonl(tmp)
+            tmp.replace(out)  # a download in progress keeps the whole earlier file
+            return str(out)
         except DiffChatError as e:
+            tmp.unlink(missing_ok=True)
             gr.Warning(str(e))
             return None
 
