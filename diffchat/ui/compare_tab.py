@@ -164,18 +164,19 @@ class CompareApp:
         return (gr.update(visible=False), gr.update(visible=True), status, text, served_copy(item.raw_image),
                 served_copy(item.images[task["left"]]), served_copy(item.images[task["right"]]))
 
-    def _admin(self, token: str | None) -> bool:
+    def _admin(self, token: str | None, ask: bool = True) -> bool:
+        """Whether `token` opens the results; if not, a warning (for no token only when `ask`)."""
         if self.annotators.is_admin(token):
             return True
-        gr.Warning("The results and exports need the admin token." if not (token or "").strip()
-                   else "That admin token is not right.")
+        if (token or "").strip():
+            gr.Warning("That admin token is not right.")
+        elif ask:
+            gr.Warning("The results and exports need the admin token.")
         return False
 
     def results(self, admin_token: str | None = None):
         """(chart, table, summary); behind the admin token when one is set."""
-        if not self.annotators.is_admin(admin_token):
-            if (admin_token or "").strip():
-                gr.Warning("That admin token is not right.")
+        if not self._admin(admin_token, ask=False):  # opening the tab just shows where to type it
             return plot_rates([]), [], "Enter the admin token to see the results."
         try:
             votes = self.store.votes()
