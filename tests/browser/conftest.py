@@ -75,7 +75,8 @@ def running_app(root: Path, *args: str, env: dict | None = None):
     port = free_port()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False",
            "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", **(env or {})}
-    env.pop("DIFFCHAT_DB", None)
+    for var in ("DIFFCHAT_DB", "DATABASE_URL", "DIFFCHAT_ANNOTATORS", "DIFFCHAT_ADMIN_TOKEN"):
+        env.pop(var, None)  # the flags given decide
     cmd = [sys.executable, "app.py", "--backend", "tiny", "--host", "127.0.0.1", "--port", str(port), *args]
     with open(log, "a") as out:
         proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
