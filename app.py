@@ -3,14 +3,18 @@
     python app.py                      # shipped editor, backend from $DIFFCHAT_BACKEND (sd-turbo on CPU, sdxl on GPU)
     python app.py --backend tiny       # fully offline (tiny random pipeline)
     python app.py --items runs/eval/items.jsonl --db data/votes.sqlite
+    python app.py --items runs/eval/compare --db postgresql://user:password@host:5432/db \\
+        --annotators tokens.txt --admin-token-file admin.txt   # a campaign with annotator tokens
 """
 import argparse
 import os
+import sys
 
 import torch
 
 from diffchat.editor.loading import RUNTIMES
-from diffchat.storage import default_db_path
+from diffchat.errors import DiffChatError
+from diffchat.storage import default_db, load_annotators
 from diffchat.ui import AppConfig, build_demo, launch_kwargs
 
 
@@ -25,7 +29,12 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="default text-to-image backend (tiny: offline; sd-turbo: CPU; sdxl: GPU)")
     p.add_argument("--captioner", default=env("DIFFCHAT_CAPTIONER"),
                    help="image captioner id or folder (default: tiny with --backend tiny, else BLIP base)")
-    p.add_argument("--db", default=str(default_db_path()), help="SQLite file for the votes (env DIFFCHAT_DB)")
+    p.add_argument("--db", default=default_db(),
+                   help="votes: a SQLite file or postgresql://user:password@host:port/db (env DIFFCHAT_DB, DATABASE_URL)")
+    p.add_argument("--annotators", help="annotator tokens file, 'TOKEN NAME' a line (env DIFFCHAT_ANNOTATORS); "
+                                        "without it anyone votes under a name they type")
+    p.add_argument("--admin-token-file", help="file holding the admin token for results and exports "
+                                              "(env DIFFCHAT_ADMIN_TOKEN); needed with --annotators")
     p.add_argument("--items", default=env("DIFFCHAT_ITEMS"), help="items.jsonl (or its folder) for the compare tab")
     p.add_argument("--host", default=env("GRADIO_SERVER_NAME", "127.0.0.1"))
     p.add_argument("--port", type=int, default=int(env("GRADIO_SERVER_PORT", "7860")))
@@ -39,9 +48,13 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None):
     args = parse_args(argv)
     captioner = args.captioner or ("tiny" if args.backend.startswith("tiny") else "Salesforce/blip-image-captioning-base")
-    config = AppConfig(model=args.model, runtime=args.runtime, backend=args.backend, captioner=captioner, db=args.db,
-                       items=args.items, allowed_backends=tuple(args.allow_backend))
-    demo = build_demo(config)
+    try:
+        config = AppConfig(model=args.model, runtime=args.runtime, backend=args.backend, captioner=captioner,
+                           db=args.db, items=args.items, allowed_backends=tuple(args.allow_backend),
+                           annotators=load_annotators(args.annotators, args.admin_token_file))
+        demo = build_demo(config)
+    except DiffChatError as e:
+        sys.exit(f"error: {e}")
     demo.queue(default_concurrency_limit=args.concurrency, max_size=64)
     demo.launch(server_name=args.host, server_port=args.port, **launch_kwargs(demo))
 

@@ -1,6 +1,7 @@
 """The app in a real browser: a three-turn chat with undo, and two annotators voting at once.
 Skipped (by the `browser` fixture) only where /usr/bin/chromium is missing."""
 import io
+import json
 import re
 import sqlite3
 
@@ -87,10 +88,18 @@ def start_annotating(context, url, name):
     return page
 
 
-def shown(page) -> tuple[str, str]:
-    """(item id, method on the left), read from the image file names (<method>_<i>.png)."""
-    method, i = re.search(r"(\w+)_(\d+)\.png", page.get_attribute("#compare-left img", "src")).groups()
-    return f"item-{i}", method
+def shown(page, items) -> tuple[str, str]:
+    """(item id, method on the left): the item by its instruction, the method by comparing the left
+    image with that item's files; the image URL tells neither."""
+    src = page.get_attribute("#compare-left img", "src")
+    assert not re.search(r"(diffchat|base|raw)_\d", src)
+    left = np.asarray(Image.open(io.BytesIO(page.request.get(src).body())).convert("RGB"))
+    text = page.inner_text("#compare-instruction")
+    [row] = [r for r in map(json.loads, (items / "items.jsonl").read_text().splitlines())
+             if f"“{r['instruction']}”" in text]
+    [method] = [m for m, f in row["images"].items()
+                if np.array_equal(np.asarray(Image.open(items / f).convert("RGB")), left)]
+    return row["id"], method
 
 
 def wait_votes(page, n):
@@ -106,7 +115,7 @@ def test_two_annotators_vote_at_once(browser, app_server, screenshot_dir):
     seen = {"alice": {}, "bob": {}}
     for k in range(1, 4):
         for name, page in (("alice", alice), ("bob", bob)):
-            item, left = shown(page)
+            item, left = shown(page, db.parent / "items")
             seen[name][item] = left
         alice.keyboard.press("1")  # keyboard shortcut: left is better
         bob.click("#vote-right")  # both votes in flight at once
@@ -125,7 +134,7 @@ def test_two_annotators_vote_at_once(browser, app_server, screenshot_dir):
 
     alice.click("#vote-back")  # change the last vote: the row is updated, not duplicated
     alice.wait_for_selector("#compare-left img")
-    item, _ = shown(alice)
+    item, _ = shown(alice, db.parent / "items")
     alice.click("#vote-tie")
     wait_votes(alice, 3)
     with sqlite3.connect(db) as con:
