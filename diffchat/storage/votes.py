@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..errors import InvalidInput
+from ..paths import data_dir
 
 VOTES = ("left", "tie", "right")
 
@@ -47,12 +48,12 @@ ON CONFLICT (item, method_a, method_b, annotator) DO UPDATE SET
 
 def default_db_path() -> Path:
     """$DIFFCHAT_DB, else /data/diffchat/votes.sqlite on a Space with persistent storage,
-    else data/votes.sqlite under the working directory."""
+    else votes.sqlite in the user data folder (`diffchat.paths.data_dir()`, $DIFFCHAT_HOME)."""
     if os.environ.get("DIFFCHAT_DB"):
         return Path(os.environ["DIFFCHAT_DB"])
     if os.environ.get("SPACE_ID") and os.path.isdir("/data") and os.access("/data", os.W_OK):
         return Path("/data/diffchat/votes.sqlite")
-    return Path("data/votes.sqlite")
+    return data_dir() / "votes.sqlite"
 
 
 @dataclass

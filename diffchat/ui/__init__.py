@@ -29,38 +29,43 @@ class AppConfig:
     model: str | None = None          # editor spec for diffchat.editor.load_editor (None: shipped editor)
     backend: str = "tiny"             # default text-to-image backend
     captioner: str = "tiny"           # captioner id or folder ("tiny": built locally)
-    db: str | Path = "data/votes.sqlite"
+    db: str | Path | None = None      # votes SQLite file (None: diffchat.storage.default_db_path())
     items: str | Path | None = None   # items.jsonl (or its folder) for the compare tab
-    device: str | None = None
+    device: str | None = None         # renderer device (None: cuda when available)
+    text_device: str | None = None    # editor and captioner device (None: cuda when available; cpu on ZeroGPU)
 
 
-def editor_loader(spec: str | None) -> BackgroundLoader:
+def editor_loader(spec: str | None, device: str | None = None) -> BackgroundLoader:
     from ..editor import load_editor
 
-    return BackgroundLoader(lambda: load_editor(spec), name="editor")
+    kwargs = {"device": device} if device else {}
+    return BackgroundLoader(lambda: load_editor(spec, **kwargs), name="editor")
 
 
-def captioner_loader(spec: str) -> BackgroundLoader:
+def captioner_loader(spec: str, device: str | None = None) -> BackgroundLoader:
     from ..caption import Captioner
 
-    return BackgroundLoader(lambda: Captioner.from_pretrained(spec), name="captioner")
+    return BackgroundLoader(lambda: Captioner.from_pretrained(spec, device=device), name="captioner")
 
 
-def build_demo(config: AppConfig, *, editor: BackgroundLoader | None = None, seed: int | None = None) -> gr.Blocks:
-    """The whole app. The editor loads in the background (started here); the UI is ready at once."""
+def build_demo(config: AppConfig, *, editor: BackgroundLoader | None = None, renderer=None,
+               seed: int | None = None) -> gr.Blocks:
+    """The whole app. The editor loads in the background (started here); the UI is ready at once.
+    `renderer` replaces the default `Renderer(device=config.device)` (the ZeroGPU app passes its own)."""
     from ..render import Renderer
-    from ..storage import VoteStore, load_items
+    from ..storage import VoteStore, default_db_path, load_items
 
     preload_libraries()
-    editor = (editor or editor_loader(config.model)).start()
-    chat = ChatApp(editor, Renderer(device=config.device), captioner_loader(config.captioner), config.backend)
+    editor = (editor or editor_loader(config.model, config.text_device)).start()
+    renderer = renderer or Renderer(device=config.device)
+    chat = ChatApp(editor, renderer, captioner_loader(config.captioner, config.text_device), config.backend)
     items, items_error = None, None
     if config.items:
         try:
             items = load_items(config.items)
         except Exception as e:  # noqa: BLE001 - shown in the tab instead of failing the app
             items_error = str(e)
-    compare = CompareApp(VoteStore(config.db), items, seed=seed)
+    compare = CompareApp(VoteStore(config.db or default_db_path()), items, seed=seed)
 
     with gr.Blocks(title="DiffChat") as demo:
         gr.Markdown("# 💬 DiffChat · create images by chatting\n"
