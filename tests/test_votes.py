@@ -109,7 +109,8 @@ def test_default_db_path(monkeypatch, tmp_path):
     monkeypatch.setenv("DIFFCHAT_DB", str(tmp_path / "x.sqlite"))
     assert default_db_path() == tmp_path / "x.sqlite"
     monkeypatch.delenv("DIFFCHAT_DB")
-    assert str(default_db_path()) == "data/votes.sqlite"
+    monkeypatch.setenv("DIFFCHAT_HOME", str(tmp_path / "home"))
+    assert default_db_path() == tmp_path / "home" / "votes.sqlite"  # the data folder, not the working directory
 
 
 def test_pair_rates_and_chart(tmp_path):
