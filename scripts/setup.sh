@@ -6,7 +6,7 @@
 # skip all of it; changing a requirement (or deleting the venv) installs again.
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 VENV="${DIFFCHAT_VENV:-.venv}"
-_key="$(cat requirements.txt requirements-nodeps.txt pyproject.toml setup.py | sha256sum | cut -c1-16)"
+_key="$(cat requirements.txt requirements-nodeps.txt pyproject.toml setup.py | { sha256sum 2>/dev/null || shasum -a 256; } | cut -c1-16)"
 if [ ! -f "$VENV/.diffchat-setup-$_key" ]; then
   if [ ! -x "$VENV/bin/python" ]; then
     "${PYTHON:-python3}" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || {
