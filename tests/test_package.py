@@ -170,6 +170,15 @@ def test_gpu_renderer_renders_and_keeps_messages():
     assert image.size == (64, 64) and steps == []  # no callback crosses into the GPU worker
     with pytest.raises(InvalidInput, match="The prompt is empty"):  # the renderer's own message
         gpu.render("  ", backend="tiny")
+    import pickle
+
+    from diffchat.ui import zerogpu
+
+    # on ZeroGPU the arguments and the result cross into the GPU worker and back, pickled
+    image, error = pickle.loads(pickle.dumps(zerogpu._render("a red house", backend="tiny", seed=1)))
+    assert image.size == (64, 64) and error is None
+    image, error = pickle.loads(pickle.dumps(zerogpu._render(" ", backend="tiny")))
+    assert image is None and isinstance(error, InvalidInput) and "The prompt is empty" in str(error)
     with pytest.raises(InvalidInput, match="more than the 120 s a ZeroGPU call may take"):
         gpu.render("a red house", backend="sdxl", steps=400, width=2048, height=2048)
 
