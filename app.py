@@ -1,63 +1,15 @@
-"""DiffChat web app: create images by chatting, and compare edits as an annotator.
+"""DiffChat web app (the Space's entry; the same as `diffchat serve`).
 
-    python app.py                      # shipped editor, backend from $DIFFCHAT_BACKEND (sd-turbo on CPU, sdxl on GPU)
+    python app.py                      # shipped editor; sdxl on a GPU, sd-turbo on a CPU
     python app.py --backend tiny       # fully offline (tiny random pipeline)
-    python app.py --items runs/eval/items.jsonl --db data/votes.sqlite
-    python app.py --items runs/eval/compare --db postgresql://user:password@host:5432/db \\
-        --annotators tokens.txt --admin-token-file admin.txt   # a campaign with annotator tokens
+    python app.py --items runs/eval/items.jsonl --db votes.sqlite
 """
-import argparse
-import os
-import sys
+try:  # ZeroGPU Spaces: spaces must be imported before anything initialises CUDA
+    import spaces  # noqa: F401
+except ImportError:
+    pass
 
-import torch
-
-from diffchat.editor.loading import RUNTIMES
-from diffchat.errors import DiffChatError
-from diffchat.storage import default_db, load_annotators
-from diffchat.ui import AppConfig, build_demo, launch_kwargs
-
-
-def parse_args(argv=None) -> argparse.Namespace:
-    env = os.environ.get
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", default=env("DIFFCHAT_MODEL"),
-                   help="editor: a Hub id, folder, .gguf, 'base', 'openai:MODEL' (default: the shipped editor)")
-    p.add_argument("--runtime", default=env("DIFFCHAT_EDITOR_RUNTIME", "auto"), choices=RUNTIMES,
-                   help="editor runtime: auto (CTranslate2 on a CPU, transformers on a GPU), ctranslate2, transformers")
-    p.add_argument("--backend", default=env("DIFFCHAT_BACKEND") or ("sdxl" if torch.cuda.is_available() else "sd-turbo"),
-                   help="default text-to-image backend (tiny: offline; sd-turbo: CPU; sdxl: GPU)")
-    p.add_argument("--captioner", default=env("DIFFCHAT_CAPTIONER"),
-                   help="image captioner id or folder (default: tiny with --backend tiny, else BLIP base)")
-    p.add_argument("--db", default=default_db(),
-                   help="votes: a SQLite file or postgresql://user:password@host:port/db (env DIFFCHAT_DB, DATABASE_URL)")
-    p.add_argument("--annotators", help="annotator tokens file, 'TOKEN NAME' a line (env DIFFCHAT_ANNOTATORS); "
-                                        "without it anyone votes under a name they type")
-    p.add_argument("--admin-token-file", help="file holding the admin token for results and exports "
-                                              "(env DIFFCHAT_ADMIN_TOKEN); needed with --annotators")
-    p.add_argument("--items", default=env("DIFFCHAT_ITEMS"), help="items.jsonl (or its folder) for the compare tab")
-    p.add_argument("--host", default=env("GRADIO_SERVER_NAME", "127.0.0.1"))
-    p.add_argument("--port", type=int, default=int(env("GRADIO_SERVER_PORT", "7860")))
-    p.add_argument("--concurrency", type=int, default=2, help="renders run at once, across users")
-    p.add_argument("--allow-backend", action="append", default=(env("DIFFCHAT_ALLOW_BACKENDS") or "").split(),
-                   metavar="ID", help="a backend users may pick besides the registry's: a Hub id or a server folder "
-                   "(repeat it; env DIFFCHAT_ALLOW_BACKENDS, space-separated); '*' allows any, only on your machine")
-    return p.parse_args(argv)
-
-
-def main(argv=None):
-    args = parse_args(argv)
-    captioner = args.captioner or ("tiny" if args.backend.startswith("tiny") else "Salesforce/blip-image-captioning-base")
-    try:
-        config = AppConfig(model=args.model, runtime=args.runtime, backend=args.backend, captioner=captioner,
-                           db=args.db, items=args.items, allowed_backends=tuple(args.allow_backend),
-                           annotators=load_annotators(args.annotators, args.admin_token_file))
-        demo = build_demo(config)
-    except DiffChatError as e:
-        sys.exit(f"error: {e}")
-    demo.queue(default_concurrency_limit=args.concurrency, max_size=64)
-    demo.launch(server_name=args.host, server_port=args.port, **launch_kwargs(demo))
-
+from diffchat.serve import main, parse_args  # noqa: F401 - parse_args for tests and scripts
 
 if __name__ == "__main__":
     main()

@@ -189,7 +189,8 @@ def test_default_db(monkeypatch, tmp_path):
     monkeypatch.delenv("DIFFCHAT_DB")
     assert default_db() == "postgresql://u@h/db"
     monkeypatch.delenv("DATABASE_URL")
-    assert default_db() == "data/votes.sqlite"
+    monkeypatch.setenv("DIFFCHAT_HOME", str(tmp_path / "home"))
+    assert default_db() == str(tmp_path / "home" / "votes.sqlite")  # the data folder, not the working directory
 
 
 # ---- annotator tokens --------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..errors import InvalidInput, StorageError
+from ..paths import data_dir
 
 VOTES = ("left", "tie", "right")
 NAME_MAX = 40  # characters in an annotator name
@@ -60,13 +61,13 @@ POSTGRES_SCHEMES = ("postgresql", "postgres")
 
 def default_db() -> str:
     """$DIFFCHAT_DB, else $DATABASE_URL, else /data/diffchat/votes.sqlite on a Space with persistent
-    storage, else data/votes.sqlite under the working directory."""
+    storage, else votes.sqlite in the user data folder (`diffchat.paths.data_dir()`, $DIFFCHAT_HOME)."""
     for name in ("DIFFCHAT_DB", "DATABASE_URL"):
         if os.environ.get(name):
             return os.environ[name]
     if os.environ.get("SPACE_ID") and os.path.isdir("/data") and os.access("/data", os.W_OK):
         return "/data/diffchat/votes.sqlite"
-    return "data/votes.sqlite"
+    return str(data_dir() / "votes.sqlite")
 
 
 def open_store(db: str | os.PathLike) -> "VoteStore | PostgresVoteStore":

@@ -32,33 +32,37 @@ class AppConfig:
     runtime: str = "auto"             # editor runtime: auto | ctranslate2 | transformers
     backend: str = "tiny"             # default text-to-image backend
     captioner: str = "tiny"           # captioner id or folder ("tiny": built locally)
-    db: str | Path = "data/votes.sqlite"  # SQLite file or postgresql:// URL (diffchat.storage.open_store)
+    db: str | Path | None = None      # votes: SQLite file or postgresql:// URL (None: diffchat.storage.default_db())
     items: str | Path | None = None   # items.jsonl (or its folder) for the compare tab
     annotators: Annotators | None = None  # annotator tokens and admin token (None: open campaign)
-    device: str | None = None
+    device: str | None = None         # renderer device (None: cuda when available)
+    text_device: str | None = None    # editor and captioner device (None: cuda when available; cpu on ZeroGPU)
     # backends the chat offers besides the registry's and `backend` (ids or server folders);
     # ("*",): anything, as the library's get_backend accepts (only for an app on your own machine)
     allowed_backends: tuple[str, ...] = ()
 
 
-def editor_loader(spec: str | None, runtime: str = "auto") -> BackgroundLoader:
+def editor_loader(spec: str | None, runtime: str = "auto", device: str | None = None) -> BackgroundLoader:
     from ..editor import load_editor
 
-    return BackgroundLoader(lambda: load_editor(spec, runtime=runtime), name="editor")
+    kwargs = {"device": device} if device else {}
+    return BackgroundLoader(lambda: load_editor(spec, runtime=runtime, **kwargs), name="editor")
 
 
-def captioner_loader(spec: str) -> BackgroundLoader:
+def captioner_loader(spec: str, device: str | None = None) -> BackgroundLoader:
     from ..caption import Captioner
 
-    return BackgroundLoader(lambda: Captioner.from_pretrained(spec), name="captioner")
+    return BackgroundLoader(lambda: Captioner.from_pretrained(spec, device=device), name="captioner")
 
 
-def build_demo(config: AppConfig, *, editor: BackgroundLoader | None = None, seed: int | None = None) -> gr.Blocks:
-    """The whole app. The editor loads in the background (started here); the UI is ready at once."""
+def build_demo(config: AppConfig, *, editor: BackgroundLoader | None = None, renderer=None,
+               seed: int | None = None) -> gr.Blocks:
+    """The whole app. The editor loads in the background (started here); the UI is ready at once.
+    `renderer` replaces the default `Renderer(device=config.device)` (the ZeroGPU app passes its own)."""
     from ..render import Renderer
-    from ..storage import PostgresVoteStore, load_items, open_store
+    from ..storage import PostgresVoteStore, default_db, load_items, open_store
 
-    store = open_store(config.db)  # a bad --db stops the app before anything loads
+    store = open_store(config.db or default_db())  # a bad --db stops the app before anything loads
     if isinstance(store, PostgresVoteStore):
         try:
             store.setup()
@@ -66,8 +70,9 @@ def build_demo(config: AppConfig, *, editor: BackgroundLoader | None = None, see
         except DiffChatError as e:  # the app starts; each vote says so until the server answers
             print(f"Warning: {store} cannot be reached yet: {e}", flush=True)
     preload_libraries()
-    editor = (editor or editor_loader(config.model, config.runtime)).start()
-    chat = ChatApp(editor, Renderer(device=config.device), captioner_loader(config.captioner), config.backend,
+    editor = (editor or editor_loader(config.model, config.runtime, config.text_device)).start()
+    renderer = renderer or Renderer(device=config.device)
+    chat = ChatApp(editor, renderer, captioner_loader(config.captioner, config.text_device), config.backend,
                    allowed_backends=tuple(config.allowed_backends))
     items, items_error = None, None
     if config.items:
