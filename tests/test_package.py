@@ -62,8 +62,9 @@ def test_wheel_holds_packages_assets_and_command(tmp_path):
     packages = {str(p.parent.relative_to(REPO)) for p in (REPO / "diffchat").rglob("__init__.py")}
     for package in packages:
         assert f"{package}/__init__.py" in names
-    for f in ("adapter_config.json", "adapter_model.safetensors", "diffchat_editor.json"):
-        assert f"diffchat/assets/diffchat-smollm2-lora/{f}" in names
+    for adapter in ("diffchat-smollm2-lora", "diffchat-smollm2-script"):  # both halves of the default editor
+        for f in ("adapter_config.json", "adapter_model.safetensors", "diffchat_editor.json"):
+            assert f"diffchat/assets/{adapter}/{f}" in names
     assert not any(n.startswith(("train/", "tests/", "assets/")) for n in names)
     (entry_points,) = [n for n in names if n.endswith("entry_points.txt")]
     assert "diffchat = diffchat.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()

@@ -18,12 +18,10 @@ import json
 import re
 from pathlib import Path
 
+from diffchat.editor.rerank import COMMAND_WORDS
 from diffchat.scoring.ci import ci_score, keyword_match, keywords, lemma_set
 from train.data import EditRow, load_rows
 
-# Words that show an instruction pasted into the prompt instead of applied.
-COMMAND_WORDS = frozenset("""make makes turn change add remove replace swap convert transform put let give
-delete erase should instead""".split())
 METRICS = ("ci", "removal", "leak", "chrf")
 
 

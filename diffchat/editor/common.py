@@ -11,7 +11,8 @@ from ..paths import ASSETS_DIR
 from .edit_script import apply_script
 from .templates import TEMPLATES, build_prompt, clean_output, first_line
 
-SHIPPED_ADAPTER = ASSETS_DIR / "diffchat-smollm2-lora"
+SHIPPED_ADAPTER = ASSETS_DIR / "diffchat-smollm2-lora"      # v1: writes the whole new prompt
+SHIPPED_SCRIPT = ASSETS_DIR / "diffchat-smollm2-script"     # v2: writes the change as an edit script
 EDITOR_META = "diffchat_editor.json"  # written next to trained models: {"template": ...}
 EMBEDDED_BASE = "embedded:SmolLM2-135M-Instruct"
 MAX_INPUT_CHARS = 2000
@@ -79,10 +80,7 @@ class LocalEditor:
         self.load_seconds = 0.0
 
     def edit(self, prompt: str, instruction: str, **generation) -> str:
-        out = self.edit_batch([(prompt, instruction)], progress=False, **generation)[0]
-        if not out:
-            raise DiffChatError("The editor returned an empty prompt. Try rephrasing the instruction.")
-        return out
+        return edit_one(self, prompt, instruction, **generation)
 
     def edit_batch(self, pairs, batch_size: int = 8, progress: bool = True, **generation) -> list[str]:
         """Edit many (prompt, instruction) pairs; returns cleaned prompts (possibly empty strings)."""
@@ -118,6 +116,11 @@ class LocalEditor:
         beams = self._generate([pair], opts.update(do_sample=False, num_beams=n), num_return=n)[0]
         return next((b for b in beams if not is_unchanged(b, pair[0])), None)
 
+    def score(self, pair: tuple[str, str], candidates: list[str]) -> list[float]:
+        """Mean log-probability per token of each candidate as this model's answer to `pair`."""
+        prefix = build_prompt(self.tokenizer, *pair, self.template)
+        return self._score(prefix, [f"{prefix} {c}\n" for c in candidates])
+
     def _tokenize_kwargs(self) -> dict:
         # The chat template writes its own special tokens; the DiffChat template gets the tokenizer's.
         return {"add_special_tokens": self.template != "chat"}
@@ -127,3 +130,15 @@ class LocalEditor:
 
     def _decode(self, texts: list[str], opts: GenerationOptions, num_return: int) -> list[list[str]]:
         raise NotImplementedError
+
+    def _score(self, prefix: str, texts: list[str]) -> list[float]:
+        """Mean log-probability of the tokens of each text after `prefix` (each text starts with it)."""
+        raise NotImplementedError
+
+
+def edit_one(editor, prompt: str, instruction: str, **generation) -> str:
+    """One edit; an empty result is an error the user reads."""
+    out = editor.edit_batch([(prompt, instruction)], progress=False, **generation)[0]
+    if not out:
+        raise DiffChatError("The editor returned an empty prompt. Try rephrasing the instruction.")
+    return out

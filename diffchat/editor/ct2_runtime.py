@@ -34,6 +34,12 @@ class CT2Editor(LocalEditor):
         self.folder, self.stop_tokens, self.quantization, self.threads = folder, stop_tokens, quantization, threads
         self.generator = self._new_generator()
 
+    @property
+    def device(self):
+        import torch
+
+        return torch.device("cpu")
+
     def _new_generator(self):
         import ctranslate2
 
@@ -94,6 +100,12 @@ class CT2Editor(LocalEditor):
             kw.update(sampling_topk=1, beam_size=max(opts.num_beams, num_return))
         results = self.generator.generate_batch(start_tokens, **kw)
         return [[tok.decode(ids, skip_special_tokens=True) for ids in r.sequences_ids] for r in results]
+
+    def _score(self, prefix: str, texts: list[str]) -> list[float]:
+        tok, kw = self.tokenizer, self._tokenize_kwargs()
+        n = len(tok(prefix, **kw)["input_ids"])
+        results = self.generator.score_batch([tok.convert_ids_to_tokens(tok(t, **kw)["input_ids"]) for t in texts])
+        return [sum(r.log_probs[n - 1:]) / max(1, len(r.log_probs) - n + 1) for r in results]
 
 
 def check_quantization(quantization: str | None) -> str:

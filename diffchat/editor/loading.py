@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 from ..errors import InvalidInput, ModelLoadError
-from .common import EMBEDDED_BASE, SHIPPED_ADAPTER
+from .common import EMBEDDED_BASE, SHIPPED_ADAPTER, SHIPPED_SCRIPT
 
 RUNTIMES = ("auto", "ctranslate2", "transformers")
 RUNTIME_ENV = "DIFFCHAT_EDITOR_RUNTIME"
@@ -19,8 +19,9 @@ def load_editor(spec: str | None = None, *, runtime: str | None = None, quantiza
                 threads: int = 0, **kwargs):
     """Load an editor.
 
-    spec: None / "default": the shipped DiffChat adapter on the embedded base (the base alone if none
-    ships); "base": the embedded base model, zero-shot; "openai:MODEL": an OpenAI-compatible endpoint;
+    spec: None / "default": the shipped DiffChat editor (the edit-script model's and the rewrite model's
+    candidates, the best picked: rerank.py); "rewrite" / "script": either shipped adapter alone on the
+    embedded base; "best:SCRIPT,REWRITE": that pairing of any two specs; "base": the embedded base, zero-shot; "openai:MODEL": an OpenAI-compatible endpoint;
     a path to a .gguf file; a LoRA adapter folder; a model folder; or a Hub id.
     runtime: "auto" (default; $DIFFCHAT_EDITOR_RUNTIME overrides): CTranslate2 on a CPU, transformers
     on a GPU or when a GPU device or a dtype is asked for. quantization: the CTranslate2 weights (int8, ...).
@@ -32,6 +33,16 @@ def load_editor(spec: str | None = None, *, runtime: str | None = None, quantiza
         from ..remote import OpenAIEditor
 
         return OpenAIEditor(model=spec.split(":", 1)[1])
+    if spec == "default" and all((a / "adapter_config.json").is_file() for a in (SHIPPED_SCRIPT, SHIPPED_ADAPTER)):
+        spec = f"best:{SHIPPED_SCRIPT},{SHIPPED_ADAPTER}"
+    if spec.startswith("best:"):  # best:SCRIPT_MODEL,REWRITE_MODEL
+        from .rerank import RerankedEditor
+
+        writer, _, judge = spec[len("best:"):].partition(",")
+        if not judge:
+            raise InvalidInput("best: takes two editors, the edit-script model and the rewrite model: best:A,B")
+        load = lambda s: load_editor(s, runtime=runtime, quantization=quantization, threads=threads, **kwargs)  # noqa: E731
+        return RerankedEditor(load(writer.strip()), load(judge.strip()))
     model, gguf_file, adapter = resolve_spec(spec)
     if pick_runtime(runtime, kwargs) == "ctranslate2":
         try:
@@ -68,8 +79,10 @@ def pick_runtime(runtime: str | None, kwargs: dict) -> str:
 
 def resolve_spec(spec: str) -> tuple[str | Path | None, str | None, Path | None]:
     """(base model: None for the embedded base, a folder or a Hub id; gguf file name; adapter folder)."""
-    if spec == "default":
+    if spec in ("default", "rewrite"):
         return None, None, SHIPPED_ADAPTER if (SHIPPED_ADAPTER / "adapter_config.json").is_file() else None
+    if spec == "script":
+        return None, None, SHIPPED_SCRIPT
     if spec == "base":
         return None, None, None
     path = Path(spec).expanduser()

@@ -91,6 +91,19 @@ class PromptEditor(LocalEditor):
         new = self.tokenizer.batch_decode(out[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
         return [new[k:k + num_return] for k in range(0, len(new), num_return)]
 
+    def _score(self, prefix: str, texts: list[str]) -> list[float]:
+        import torch
+
+        tok, kw = self.tokenizer, self._tokenize_kwargs()
+        n = len(tok(prefix, **kw)["input_ids"])
+        scores = []
+        for text in texts:
+            ids = tok(text, return_tensors="pt", **kw)["input_ids"].to(self.device)
+            with torch.inference_mode():
+                logp = self.model(input_ids=ids).logits[0, :-1].float().log_softmax(-1)
+            scores.append(logp.gather(1, ids[0, 1:, None])[n - 1:, 0].mean().item())
+        return scores
+
 
 def load_merged(model=None, *, gguf_file=None, adapter=None, dtype=None, template=None):
     """The causal LM (adapter merged in), its tokenizer, a display name and the template to use."""

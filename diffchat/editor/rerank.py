@@ -1,0 +1,97 @@
+"""Best of several candidate edits, chosen by a verifier.
+
+Candidates: the edit-script model's beams (each keeps the rest of the prompt by construction) and the
+rewrite model's own output. The verifier adds what a reader checks (the new content is there, what
+the instruction replaces or removes is gone, the untouched words are kept, no command words pasted in)
+to the rewrite model's likelihood of the candidate (mean log-probability per token).
+"""
+from __future__ import annotations
+
+import re
+
+from .common import LocalEditor, edit_one, is_unchanged, validate_pair
+
+# Words that show an instruction pasted into the prompt instead of applied.
+COMMAND_WORDS = frozenset("""make makes turn change add remove replace swap convert transform put let give
+delete erase should instead""".split())
+_STOP = frozenset("""a an the of on in at by with and or to for from it its this that is are be as into onto
+some more less very much it's them their his her him she he they there here now please just also so
+like than then out off up down over under all any no not without get rid take""".split())
+_TARGET = [  # what an instruction replaces or removes
+    re.compile(r"\b(?:turn|change|convert|transform|make)\s+(?:the\s+|a\s+|an\s+|his\s+|her\s+)?(.+?)\s+(?:into|to)\b"),
+    re.compile(r"\b(?:replace|swap)\s+(?:the\s+|a\s+|an\s+)?(.+?)\s+(?:with|for|by)\b"),
+    re.compile(r"\binstead\s+of\s+(?:the\s+|a\s+|an\s+)?(.+)$"),
+    re.compile(r"\b(?:remove|delete|erase|get\s+rid\s+of|take\s+out|take\s+away|without|no)\s+(?:the\s+|a\s+|an\s+|all\s+)?(.+)$"),
+]
+
+
+def _words(text: str) -> list[str]:
+    return [w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w
+            for w in re.findall(r"[a-z0-9]+", text.lower())]
+
+
+def _content(text: str) -> set[str]:
+    return {w for w in _words(text) if w not in _STOP and w not in COMMAND_WORDS and len(w) > 1}
+
+
+def targets(instruction: str) -> set[str]:
+    """Content words of what the instruction replaces or removes ("turn the horse into a zebra": horse)."""
+    text = instruction.lower()
+    for pattern in _TARGET:
+        m = pattern.search(text)
+        if m:
+            return _content(m.group(1))
+    return set()
+
+
+def verify(source: str, instruction: str, candidate: str) -> float:
+    """In [0, 4]: new content there + replaced/removed content gone + untouched content kept - leak."""
+    src, cand, ins = _content(source), _content(candidate), _content(instruction)
+    gone_words = targets(instruction) & src
+    new = ins - src - gone_words
+    untouched = src - ins
+    added = len(new & cand) / len(new) if new else 1.0
+    gone = len(gone_words - cand) / len(gone_words) if gone_words else 1.0
+    kept = len(untouched & cand) / len(untouched) if untouched else 1.0
+    leak = bool((set(_words(candidate)) - set(_words(source))) & COMMAND_WORDS)
+    return added + gone + kept - leak
+
+
+class RerankedEditor:
+    """The script model proposes `n` edits, the rewrite model one more; the verifier picks."""
+
+    def __init__(self, writer: LocalEditor, judge: LocalEditor, n: int = 4):
+        self.writer, self.judge, self.n = writer, judge, n
+        self.name = f"{writer.name} | {judge.name} (best of {n + 1})"
+        self.runtime, self.template, self.options = writer.runtime, "script+rewrite", judge.options
+        self.load_seconds = writer.load_seconds + judge.load_seconds
+
+    @property
+    def device(self):
+        return self.writer.device
+
+    def edit(self, prompt: str, instruction: str, **generation) -> str:
+        return edit_one(self, prompt, instruction, **generation)
+
+    def edit_batch(self, pairs, batch_size: int = 8, progress: bool = True, **generation) -> list[str]:
+        from tqdm.auto import tqdm
+
+        pairs = [validate_pair(p, i) for p, i in pairs]
+        out = []
+        bar = tqdm(total=len(pairs), desc="Editing prompts", unit="prompt", disable=not progress)
+        for start in range(0, len(pairs), batch_size):
+            chunk = pairs[start:start + batch_size]
+            beams = self.writer._generate(chunk, self.writer.options.update(num_beams=self.n), num_return=self.n)
+            rewrites = self.judge.edit_batch(chunk, batch_size=batch_size, progress=False, **generation)
+            out += [self.pick(pair, [*b, r]) for pair, b, r in zip(chunk, beams, rewrites)]
+            bar.update(len(chunk))
+        bar.close()
+        return out
+
+    def pick(self, pair: tuple[str, str], candidates: list[str]) -> str:
+        source, instruction = pair
+        cands = list(dict.fromkeys(c for c in candidates if not is_unchanged(c, source)))
+        if not cands:
+            return candidates[-1]  # the rewrite, unchanged or empty: the chat says so
+        likelihood = self.judge.score(pair, cands)
+        return max(zip(cands, likelihood), key=lambda c: verify(source, instruction, c[0]) + c[1])[0]
