@@ -105,7 +105,8 @@ def main() -> None:
         editors[r] = load(runtime, a.model, quant or None, a.threads)
     rows = dev_rows(a.n)
     sets = {"dev": [(r.source, r.instruction) for r in rows], "long": long_pairs(rows)}
-    tokenizer = editors["transformers"].tokenizer
+    ref = editors["transformers"]
+    tokenizer = getattr(ref, "tokenizer", None) or ref.judge.tokenizer
     results = {r: {"load": loads[r]} for r in runtimes}
     for ed in editors.values():
         ed.edit(*sets["dev"][0])  # warm-up
