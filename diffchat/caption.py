@@ -7,7 +7,8 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from .errors import DiffChatError, load_failure
+from .errors import DiffChatError, ModelLoadError, load_failure
+from .hub import OFFLINE_HINT, unavailable
 from .render import load_image
 
 DEFAULT_CAPTIONER = "Salesforce/blip-image-captioning-base"
@@ -32,6 +33,9 @@ class Captioner:
             from .tiny import ensure_tiny
 
             source = str(ensure_tiny("tiny-captioner"))
+        if unavailable([source]):
+            raise ModelLoadError(f"Could not load the captioner '{model_id}': {OFFLINE_HINT}. Use 'tiny' (a test "
+                                 "model with random weights) or a local folder, or type a starting prompt instead.")
         try:
             processor = AutoProcessor.from_pretrained(source)
             model = AutoModelForImageTextToText.from_pretrained(source, dtype=dtype).to(device).eval()

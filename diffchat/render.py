@@ -12,7 +12,7 @@ from typing import Callable
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from .backends import BackendSpec, get_backend
+from .backends import BackendSpec, get_backend, require_available
 from .errors import BackendError, DiffChatError, InvalidInput, RenderError, load_failure
 from .long_prompt import encode_long, is_long
 
@@ -110,6 +110,7 @@ class Renderer:
         from diffusers import AutoPipelineForText2Image, StableDiffusionInstructPix2PixPipeline
 
         cls = StableDiffusionInstructPix2PixPipeline if spec.kind == "ip2p" else AutoPipelineForText2Image
+        require_available(spec)  # offline and not downloaded: say so now, not after the Hub's retries
         source = self._source(spec)
         try:
             pipe = cls.from_pretrained(source, dtype=self.dtype)
