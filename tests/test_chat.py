@@ -340,7 +340,7 @@ def test_long_messages_are_bounded_and_said(renderer):
     reply = controller.handle(text)
     prompt = controller.session.current_prompt
     assert reply.kind == "start" and len(prompt) <= MAX_PROMPT_CHARS and text.startswith(prompt + " ")  # at a word
-    assert "22,000 characters" in reply.text and f"first {len(prompt):,}" in reply.text
+    assert f"{len(text.strip()):,} characters" in reply.text and f"first {len(prompt):,}" in reply.text
     reply = controller.handle("make it " + "very " * 400 + "snowy")
     assert reply.kind == "error" and f"at most {MAX_INSTRUCTION_CHARS}" in reply.text and editor.calls == []
     with pytest.raises(InvalidInput, match="instructions can be at most"):
