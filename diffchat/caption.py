@@ -44,6 +44,11 @@ class Captioner:
                                named="captioner ") from e
         return cls(model, processor, device, model_id)
 
+    @property
+    def random_weights(self) -> bool:
+        """The tiny test captioner: random weights, its words describe nothing."""
+        return self.name == "tiny"
+
     @torch.inference_mode()
     def caption(self, image: Image.Image | str | Path, max_new_tokens: int = 30) -> str:
         """One cleaned-up sentence describing `image` (a PIL image or a file path)."""

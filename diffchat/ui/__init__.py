@@ -63,7 +63,7 @@ def build_demo(config: AppConfig, *, editor: BackgroundLoader | None = None, see
     compare = CompareApp(VoteStore(config.db), items, seed=seed)
 
     with gr.Blocks(title="DiffChat") as demo:
-        gr.Markdown("# 💬 DiffChat · create images by chatting\n"
+        gr.Markdown("# DiffChat · create images by chatting\n"
                     "Describe a picture, then say what to change. A small language model rewrites the "
                     "prompt and the image is rendered again with the same seed, so only what you asked "
                     "for changes.")
@@ -72,7 +72,7 @@ def build_demo(config: AppConfig, *, editor: BackgroundLoader | None = None, see
                 build_chat_tab(chat)
             with gr.Tab("Compare", id="compare-tab", elem_id="compare-tab"):
                 if items_error:
-                    gr.Markdown(f"⚠️ Could not load the comparison items: {items_error}")
+                    gr.Markdown(f"\u26a0 Could not load the comparison items: {items_error}")
                 elif not items:
                     gr.Markdown("No comparison items are loaded. Start the app with `--items path/to/items.jsonl` "
                                 "(written by `train/evaluate.py`).")
