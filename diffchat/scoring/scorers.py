@@ -298,8 +298,13 @@ WEIGHTS = {"pickscore": ("pickscore_model", "pickscore_processor"), "aesthetic":
 
 
 def require_weights(names, config: ScorerConfig) -> None:
-    """ModelLoadError at once when a scorer's weights are neither downloaded nor reachable (offline)."""
+    """ModelLoadError at once when a scorer's weights are neither downloaded nor reachable (offline),
+    or when the CI score's NLTK data is missing: before any editing, rendering or scoring work."""
     from ..hub import OFFLINE_HINT, unavailable
+    from .ci import _tagger, _wordnet
+
+    if "ci" in names:
+        _tagger(), _wordnet()
 
     missing = unavailable(dict.fromkeys(getattr(config, f) for n in names for f in WEIGHTS.get(n, ())))
     if missing:

@@ -50,6 +50,7 @@ def build_demo(config: AppConfig, *, editor: BackgroundLoader | None = None, see
     """The whole app. The editor loads in the background (started here); the UI is ready at once."""
     from ..render import Renderer
     from ..storage import VoteStore, load_items
+    from ..storage.items import items_file
 
     preload_libraries()
     editor = (editor or editor_loader(config.model)).start()
@@ -81,8 +82,7 @@ def build_demo(config: AppConfig, *, editor: BackgroundLoader | None = None, see
                 results = build_results_tab(compare)
         results_tab.select(compare.results, None, results)
     demo.chat_app, demo.compare_app = chat, compare
-    demo.allowed_paths_for_items = [str(Path(config.items).resolve().parent if Path(config.items).is_file()
-                                        else Path(config.items).resolve())] if config.items else []
+    demo.allowed_paths_for_items = [str(items_file(config.items).resolve().parent)] if config.items else []
     return demo
 
 
