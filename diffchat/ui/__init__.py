@@ -17,8 +17,12 @@ CSS = """
 #chat ins { background: #d9f5e3; color: #146c34; text-decoration: none; font-weight: 600; border-radius: 3px; padding: 0 2px; }
 #before-image img, #current-image img, #compare-raw img, #compare-left img, #compare-right img {
     width: 100%; height: 100%; object-fit: contain; }
-#history .grid-container { grid-template-columns: repeat(auto-fill, minmax(88px, 104px)) !important;
-                           grid-auto-rows: 104px !important; grid-template-rows: none !important; }
+#history .grid-container { grid-template-columns: repeat(auto-fill, minmax(112px, 128px)) !important;
+                           grid-auto-rows: 128px !important; grid-template-rows: none !important; }
+#history .grid-wrap { padding-top: 30px; }
+#history .caption-label { white-space: normal !important; max-width: none !important; left: 3px; right: 3px;
+                          bottom: 3px !important; font-size: 11px !important; line-height: 1.2;
+                          padding: 2px 4px !important; max-height: 70%; opacity: 0.92 !important; }
 #compare-instruction h3 { margin-bottom: 0.2em; }
 #vote-left, #vote-tie, #vote-right { min-height: 52px; font-size: 1.05em; }
 """

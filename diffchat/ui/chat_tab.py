@@ -100,7 +100,7 @@ def history_label(session: ChatSession, turn) -> str:
     mark = "\u25b6 " if turn.id == session.head else ""
     siblings = session.children(turn.parent) if turn.parent is not None else []
     branch = f" \u2190 {turn.parent}" if len(siblings) > 1 and turn.id != min(t.id for t in siblings) else ""
-    return f"{mark}{turn.id}{branch} · {_shorten(turn.instruction or 'start', 60)}"
+    return f"{mark}{turn.id}{branch} · {_shorten(turn.instruction or 'start', 48)}"
 
 
 def parse_size(size: str | None) -> tuple[int | None, int | None]:
@@ -496,8 +496,8 @@ def build_chat_tab(app: ChatApp) -> None:
                                     elem_id="prompt")
                 render = gr.Button("Render", elem_id="render", scale=1, min_width=80)
             with gr.Row(equal_height=True):
-                backend = gr.Dropdown([(backend_label(n), n) for n in BACKENDS], value=app.backend, label="Backend", elem_id="backend",
-                                      allow_custom_value=True, scale=2, min_width=140)
+                backend = gr.Dropdown([(backend_label(n), n) for n in BACKENDS], value=app.backend, label="Backend",
+                                      elem_id="backend", allow_custom_value=True, scale=4, min_width=260)
                 seed_mode = gr.Radio(SEED_MODES, value=SEED_MODES[0], label="Seed", elem_id="seed-mode", scale=3)
                 seed = gr.Number(value=0, precision=0, minimum=0, label="Seed value", elem_id="seed", scale=1)
             review = gr.Checkbox(label="Let me check each new prompt before rendering", value=False,
