@@ -81,6 +81,11 @@ def test_chat_three_turns_with_undo(browser, app_server, screenshot_dir):
     page.click("#undo")
     page.wait_for_function("document.querySelectorAll('#history .thumbnail-item').length === 4")
     assert "Back to the chat before Start over" in page.inner_text("#chat")
+    page.click("#chat button[aria-label=Clear]")  # the chat's trash icon is Start over too: undoable
+    page.wait_for_function("document.querySelector('#chat').innerText.includes('press Undo to go back')")
+    assert thumbnails(page) == 0
+    page.click("#undo")
+    page.wait_for_function("document.querySelectorAll('#history .thumbnail-item').length === 4")
 
     other = open_app(browser, url)  # another browser user has a session of their own
     assert thumbnails(other) == 0 and other.locator("#chat [data-testid=user]").count() == 0
