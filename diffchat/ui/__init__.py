@@ -79,8 +79,10 @@ def build_demo(config: AppConfig, *, editor: BackgroundLoader | None = None, see
                 if items_error:
                     gr.Markdown(f"\u26a0 Could not load the comparison items: {items_error}")
                 elif not items:
-                    gr.Markdown("No comparison items are loaded. Start the app with `--items path/to/items.jsonl` "
-                                "(written by `train/evaluate.py`).")
+                    gr.Markdown("No comparison items are loaded. Make some with `python -m train.evaluate "
+                                "--test-file assets/examples/edits.jsonl --methods source,append,sft --backends tiny "
+                                "--scorers tiny --out runs/eval`, then start the app with `--items runs/eval` "
+                                "(an `items.jsonl`, its folder, or the evaluation's `--out` folder).")
                 build_compare_tab(compare)
             with gr.Tab("Results", id="results-tab", elem_id="results-tab") as results_tab:
                 results = build_results_tab(compare)
