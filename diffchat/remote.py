@@ -11,9 +11,9 @@ import os
 import httpx
 from tqdm.auto import tqdm
 
-from .editor import validate_pair
+from .editor.common import validate_pair
 from .errors import EditorNetworkError
-from .templates import chat_messages, clean_output
+from .editor.templates import chat_messages, clean_output
 
 
 class OpenAIEditor:

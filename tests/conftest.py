@@ -8,13 +8,27 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import pytest  # noqa: E402
 
 
+@pytest.fixture(scope="session", autouse=True)
+def test_cache(tmp_path_factory):
+    """What tests cache (editor conversions, ...) goes to a temporary folder; the dequantised embedded
+    base model is shared with the user's cache, so it is built at most once."""
+    from diffchat.editor.embedded import embedded_base_folder
+
+    real = embedded_base_folder()
+    tmp = tmp_path_factory.mktemp("cache")
+    (tmp / "models").mkdir()
+    (tmp / "models" / real.name).symlink_to(real, target_is_directory=True)
+    os.environ["DIFFCHAT_CACHE"] = str(tmp)
+    return tmp
+
+
 @pytest.fixture(scope="session")
 def tiny_lm_dir(tmp_path_factory):
     """A tiny random Llama-style causal LM with the embedded model's real tokenizer, saved to a folder."""
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-    from diffchat.embedded import embedded_base_folder
+    from diffchat.editor.embedded import embedded_base_folder
 
     tokenizer = AutoTokenizer.from_pretrained(embedded_base_folder())
     torch.manual_seed(0)

@@ -6,7 +6,7 @@ import torch
 
 from diffchat.editor import GenerationOptions, PromptEditor, load_editor
 from diffchat.errors import DiffChatError, InvalidInput, ModelLoadError
-from diffchat.templates import build_prompt, clean_output, format_prompt
+from diffchat.editor.templates import build_prompt, clean_output, format_prompt
 
 PAIRS = [("a horse in a field", "turn the horse into a zebra"),
          ("a photo of a city street at night, highly detailed", "make it snowy"),
@@ -66,9 +66,11 @@ def test_sampling_options_are_used_and_seeded(tiny_lm_dir):
 
 
 def test_generation_options_kwargs():
-    kw = GenerationOptions().update(do_sample=True, typical_p=0.97, num_beams=1).generate_kwargs()
+    from diffchat.editor.transformers_runtime import generate_kwargs
+
+    kw = generate_kwargs(GenerationOptions().update(do_sample=True, typical_p=0.97, num_beams=1))
     assert kw["do_sample"] and kw["typical_p"] == 0.97
-    assert "typical_p" not in GenerationOptions().generate_kwargs()
+    assert "typical_p" not in generate_kwargs(GenerationOptions())
 
 
 def test_lora_adapter_on_top(tiny_lm_dir, tmp_path):
@@ -85,7 +87,7 @@ def test_lora_adapter_on_top(tiny_lm_dir, tmp_path):
     (adapter / "adapter_config.json").write_text(json.dumps(conf))
 
     plain = PromptEditor.from_pretrained(tiny_lm_dir)
-    tuned = load_editor(str(adapter))
+    tuned = load_editor(str(adapter), runtime="transformers")
     assert "adapter" in tuned.name
     ids = plain.tokenizer(build_prompt(plain.tokenizer, *PAIRS[0]), return_tensors="pt")
     with torch.no_grad():

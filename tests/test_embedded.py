@@ -3,7 +3,8 @@ import importlib.util
 
 import pytest
 
-from diffchat import embedded, paths
+from diffchat import paths
+from diffchat.editor import embedded
 from diffchat.editor import PromptEditor, load_editor
 from diffchat.errors import ModelLoadError
 
@@ -11,7 +12,7 @@ from diffchat.errors import ModelLoadError
 def test_gguf_loads_and_the_cached_copy_edits_the_same(tmp_path, monkeypatch):
     gguf = paths.embedded_gguf()
     assert gguf.name == "SmolLM2-135M-Instruct.Q4_1.gguf" and gguf.stat().st_size > 50_000_000
-    from_gguf = load_editor(str(gguf))  # the real GGUF path through transformers
+    from_gguf = load_editor(str(gguf), runtime="transformers")  # the real GGUF path through transformers
     monkeypatch.setenv("DIFFCHAT_CACHE", str(tmp_path))
     folder = embedded.embedded_base_folder()  # cold: dequantise once into the (temporary) cache
     assert folder == tmp_path / "models" / "SmolLM2-135M-Instruct"
@@ -22,7 +23,7 @@ def test_gguf_loads_and_the_cached_copy_edits_the_same(tmp_path, monkeypatch):
     out = cached.edit(*pair, max_new_tokens=16)
     assert out and out == from_gguf.edit(*pair, max_new_tokens=16)
     assert embedded.embedded_base_folder() == folder  # warm: reused, not rebuilt
-    base = load_editor("base")
+    base = load_editor("base", runtime="transformers")
     assert base.template == "chat" and base.name == "SmolLM2-135M-Instruct"
 
 

@@ -178,7 +178,7 @@ class LLMBeautifier:
         self.client, self.temperature = client, temperature
 
     def __call__(self, caption: str) -> str:
-        from diffchat.templates import clean_output
+        from diffchat.editor.templates import clean_output
 
         messages = [{"role": "system", "content": BEAUTIFY_SYSTEM},
                     {"role": "user", "content": BEAUTIFY_USER.format(caption=caption)}]
@@ -205,7 +205,7 @@ class LocalBeautifier:
         self.max_new_tokens, self._torch = max_new_tokens, torch
 
     def __call__(self, caption: str) -> str:
-        from diffchat.templates import clean_output
+        from diffchat.editor.templates import clean_output
 
         enc = self.tokenizer(BEAUTIFY_LOCAL.format(caption=caption), return_tensors="pt").to(self.device)
         pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
@@ -279,7 +279,7 @@ class Collector:
         self.beautify = beautify or LLMBeautifier(client, temperature)
 
     def _llm(self, template: str, **fields) -> str:
-        from diffchat.templates import clean_output
+        from diffchat.editor.templates import clean_output
 
         messages = [{"role": "system", "content": EDIT_SYSTEM}, {"role": "user", "content": template.format(**fields)}]
         return clean_output(self.client.chat(messages, temperature=self.temperature, max_tokens=self.max_tokens))

@@ -6,7 +6,9 @@
 Methods: `source` (the prompt unchanged), `append` (the instruction appended to it), `base` (the
 embedded base model zero-shot), `sft` / `default` (the shipped DiffChat model), and
 `editor:SPEC` for any editor `diffchat.editor.load_editor` accepts (a folder, a PPO checkpoint,
-`openai:MODEL`). Writes predictions-<method>.jsonl, results.csv, results.md and results.png.
+`openai:MODEL`). A method may name the editor's runtime after a `#`: `sft#transformers`,
+`sft#ctranslate2:int8` (runtime, then the CTranslate2 quantization); without one, the default
+(`auto`: CTranslate2 on a CPU). Writes predictions-<method>.jsonl, results.csv, results.md and results.png.
 """
 from __future__ import annotations
 
@@ -62,11 +64,14 @@ def predict(method: str, rows: list[EditRow], batch_size: int = 8) -> list[str]:
     from diffchat.editor import load_editor
     from train.evaluate import editor_spec
 
+    method, _, runtime = method.partition("#")
+    runtime, _, quantization = runtime.partition(":")
     spec = editor_spec(method)
     if not spec:
         raise SystemExit(f"Unknown method {method!r}: use source, append, base, sft or editor:SPEC")
-    editor = load_editor(spec)
-    print(f"{method}: {editor.name} (template {getattr(editor, 'template', 'chat')})")
+    editor = load_editor(spec, runtime=runtime or None, quantization=quantization or None)
+    print(f"{method}: {editor.name} (template {getattr(editor, 'template', 'chat')}, "
+          f"runtime {getattr(editor, 'runtime', 'remote')})")
     return editor.edit_batch([(r.source, r.instruction) for r in rows], batch_size=batch_size, progress=True)
 
 

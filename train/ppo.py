@@ -293,7 +293,7 @@ class PPOTrainer:
         return sorted(ids | {tok.eos_token_id})
 
     def _prompt(self, row) -> str:
-        from diffchat.templates import build_prompt
+        from diffchat.editor.templates import build_prompt
 
         return build_prompt(self.tokenizer, row.source, row.instruction, self.template)
 
@@ -302,7 +302,7 @@ class PPOTrainer:
         return ids[-self.cfg.max_prompt_tokens:]
 
     def _decode(self, ids: list[int]) -> str:
-        from diffchat.templates import clean_output
+        from diffchat.editor.templates import clean_output
 
         return clean_output(self.tokenizer.decode(ids, skip_special_tokens=True))
 

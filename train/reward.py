@@ -114,7 +114,7 @@ def load_causal_lm(spec: str, *, device=None, dtype=None, texts: list[str] | Non
     else:
         from diffchat.editor import PromptEditor, load_editor
 
-        editor = load_editor(spec, device=device, dtype=dtype)
+        editor = load_editor(spec, runtime="transformers", device=device, dtype=dtype)
         if not isinstance(editor, PromptEditor):
             raise InvalidInput(f"'{spec}' is a remote editor; training needs local weights.")
         model, tokenizer, template = editor.model, editor.tokenizer, editor.template

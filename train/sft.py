@@ -17,7 +17,8 @@ from pathlib import Path
 import yaml
 
 from diffchat.editor import EDITOR_META, EMBEDDED_BASE
-from diffchat.templates import build_prompt
+from diffchat.editor.edit_script import diff_script
+from diffchat.editor.templates import build_prompt
 from train.config import config_from_yaml
 from train.data import load_rows, split_by_source, write_jsonl
 
@@ -25,7 +26,8 @@ from train.data import load_rows, split_by_source, write_jsonl
 @dataclass
 class SFTRunConfig:
     model: str = "embedded"            # "embedded" (SmolLM2 from the wheel), a Hub id or a folder
-    template: str = "diffchat"         # "diffchat" (the paper's) or "chat" (the model's chat template)
+    template: str = "diffchat"         # "diffchat" (the paper's), "chat" (the model's chat template), or
+                                       # "script" (the model writes only the change: diffchat/editor/edit_script.py)
     data: list[str] = field(default_factory=lambda: ["../shared/data/human-written-edits.jsonl"])
     source_field: str = "beautified_source_prompt"  # InstructPE only; "source_prompt" for raw prompts
     skip_bad: bool = False
@@ -34,7 +36,8 @@ class SFTRunConfig:
     implied: int = 0                   # rule-made medium/artist swaps whose instruction names only the new thing
     seed: int = 0
     output_dir: str = "runs/sft"
-    lora: dict | None = None           # e.g. {r: 16, alpha: 32, dropout: 0.05}; None = full fine-tuning
+    lora: dict | None = None           # e.g. {r: 16, alpha: 32, dropout: 0.05}; None = full fine-tuning;
+                                       # layers: [14, 15, ...] puts it on those layers only (cheaper backward)
     epochs: float = 3
     batch_size: int = 8
     grad_accum: int = 1
@@ -50,6 +53,7 @@ class SFTRunConfig:
     save_steps: int = 50
     save_total_limit: int = 2
     max_steps: int = -1
+    group_by_length: bool = False      # batches of similar lengths: less padding
     ship_to: str | None = None         # copy the final model/adapter here (e.g. assets/...)
 
     @classmethod
@@ -62,7 +66,7 @@ def load_model_and_tokenizer(cfg: SFTRunConfig):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     if cfg.model == "embedded":
-        from diffchat.embedded import embedded_base_folder
+        from diffchat.editor.embedded import embedded_base_folder
 
         source = embedded_base_folder()
     else:
@@ -100,7 +104,8 @@ def build_datasets(cfg: SFTRunConfig, tokenizer):
 
     def to_records(part):
         return [{"prompt": build_prompt(tokenizer, r.source, r.instruction, cfg.template),
-                 "completion": " " + r.target} for r in part]
+                 "completion": " " + (diff_script(r.source, r.target) if cfg.template == "script" else r.target)}
+                for r in part]
 
     return Dataset.from_list(to_records(train)), (Dataset.from_list(to_records(val)) if val else None)
 
@@ -142,7 +147,8 @@ def train(cfg: SFTRunConfig, resume: bool = False) -> Path:
     if cfg.lora:
         peft_config = LoraConfig(r=cfg.lora.get("r", 16), lora_alpha=cfg.lora.get("alpha", 32),
                                  lora_dropout=cfg.lora.get("dropout", 0.05),
-                                 target_modules=cfg.lora.get("target_modules", "all-linear"), task_type="CAUSAL_LM")
+                                 target_modules=cfg.lora.get("target_modules", "all-linear"), task_type="CAUSAL_LM",
+                                 layers_to_transform=cfg.lora.get("layers"))
     args = SFTConfig(
         output_dir=str(out / "checkpoints"), num_train_epochs=cfg.epochs, max_steps=cfg.max_steps,
         per_device_train_batch_size=cfg.batch_size, per_device_eval_batch_size=cfg.batch_size,
@@ -152,6 +158,7 @@ def train(cfg: SFTRunConfig, resume: bool = False) -> Path:
         logging_steps=cfg.logging_steps, save_steps=cfg.save_steps, save_total_limit=cfg.save_total_limit,
         eval_strategy="epoch" if val_ds is not None else "no", seed=cfg.seed, report_to="none",
         completion_only_loss=True, dataloader_num_workers=0,
+        train_sampling_strategy="group_by_length" if cfg.group_by_length else "random",
     )
     trainer = SFTTrainer(model=model, args=args, train_dataset=train_ds, eval_dataset=val_ds,
                          processing_class=tokenizer, peft_config=peft_config)

@@ -31,6 +31,7 @@ CSS = """
 @dataclass
 class AppConfig:
     model: str | None = None          # editor spec for diffchat.editor.load_editor (None: shipped editor)
+    runtime: str = "auto"             # editor runtime: auto | ctranslate2 | transformers
     backend: str = "tiny"             # default text-to-image backend
     captioner: str = "tiny"           # captioner id or folder ("tiny": built locally)
     db: str | Path = "data/votes.sqlite"
@@ -38,10 +39,10 @@ class AppConfig:
     device: str | None = None
 
 
-def editor_loader(spec: str | None) -> BackgroundLoader:
+def editor_loader(spec: str | None, runtime: str = "auto") -> BackgroundLoader:
     from ..editor import load_editor
 
-    return BackgroundLoader(lambda: load_editor(spec), name="editor")
+    return BackgroundLoader(lambda: load_editor(spec, runtime=runtime), name="editor")
 
 
 def captioner_loader(spec: str) -> BackgroundLoader:
@@ -57,7 +58,7 @@ def build_demo(config: AppConfig, *, editor: BackgroundLoader | None = None, see
     from ..storage.items import items_file
 
     preload_libraries()
-    editor = (editor or editor_loader(config.model)).start()
+    editor = (editor or editor_loader(config.model, config.runtime)).start()
     chat = ChatApp(editor, Renderer(device=config.device), captioner_loader(config.captioner), config.backend)
     items, items_error = None, None
     if config.items:

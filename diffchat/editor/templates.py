@@ -9,6 +9,9 @@ DIFFCHAT_TEMPLATE = (
     "Input: {x}\nModification: {i}\nOutput:"
 )
 
+# Edit scripts (edit_script.py): the model writes only the change, as `old => new` replacements.
+SCRIPT_TEMPLATE = "Input: {x}\nModification: {i}\nChanges:"
+
 # For instruct models used zero-shot with their own chat template.
 CHAT_SYSTEM = (
     "You rewrite text-to-image prompts. Given a prompt and a modification, reply with the new prompt "
@@ -17,7 +20,7 @@ CHAT_SYSTEM = (
 )
 CHAT_USER = "Prompt: {x}\nModification: {i}\nNew prompt:"
 
-TEMPLATES = ("diffchat", "chat")
+TEMPLATES = ("diffchat", "chat", "script")
 MAX_WORDS = 120  # a bound on what we hand to the image model (CLIP reads 77 tokens anyway)
 
 
@@ -34,9 +37,11 @@ def chat_messages(x: str, i: str) -> list[dict]:
 
 
 def build_prompt(tokenizer, x: str, i: str, template: str = "diffchat") -> str:
-    """The text the model continues, for either template."""
+    """The text the model continues, for any template."""
     if template == "diffchat":
         return format_prompt(x, i)
+    if template == "script":
+        return SCRIPT_TEMPLATE.format(x=x.strip(), i=i.strip())
     if template == "chat":
         return tokenizer.apply_chat_template(chat_messages(x, i), tokenize=False, add_generation_prompt=True)
     raise ValueError(f"Unknown template {template!r}; choose one of {TEMPLATES}")
@@ -46,10 +51,15 @@ _ECHO = re.compile(r"^\s*(output|new prompt|prompt|target prompt|answer)\s*:\s*"
 _QUOTES = "\"'`“”‘’«»"
 
 
+def first_line(text: str) -> str:
+    """The first non-empty line that is not an echo of the template's own lines."""
+    lines = [ln.strip() for ln in text.replace("\r", "\n").split("\n")]
+    return next((ln for ln in lines if ln and not _is_template_line(ln)), "")
+
+
 def clean_output(text: str, max_words: int = MAX_WORDS) -> str:
     """One clean line: no template echo, no surrounding quotes, bounded length."""
-    lines = [ln.strip() for ln in text.replace("\r", "\n").split("\n")]
-    line = next((ln for ln in lines if ln and not _is_template_line(ln)), "")
+    line = first_line(text)
     prev = None
     while prev != line:  # strip nested echoes and quotes: 'Output: "a cat"'
         prev = line
@@ -92,4 +102,4 @@ def collapse_repeats(words: list[str]) -> list[str]:
 
 
 def _is_template_line(line: str) -> bool:
-    return bool(re.match(r"^(instruction|input|modification)\s*:", line, re.I))
+    return bool(re.match(r"^(instruction|input|modification|changes)\s*:", line, re.I))

@@ -1,0 +1,84 @@
+"""load_editor: one entry point for every editor the CLI and app offer, on the runtime that suits
+the machine: CTranslate2 on a CPU, transformers on a GPU (and wherever CTranslate2 cannot run)."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+
+from ..errors import InvalidInput, ModelLoadError
+from .common import EMBEDDED_BASE, SHIPPED_ADAPTER
+
+RUNTIMES = ("auto", "ctranslate2", "transformers")
+RUNTIME_ENV = "DIFFCHAT_EDITOR_RUNTIME"
+log = logging.getLogger("diffchat.editor")
+
+
+def load_editor(spec: str | None = None, *, runtime: str | None = None, quantization: str | None = None,
+                threads: int = 0, **kwargs):
+    """Load an editor.
+
+    spec: None / "default": the shipped DiffChat adapter on the embedded base (the base alone if none
+    ships); "base": the embedded base model, zero-shot; "openai:MODEL": an OpenAI-compatible endpoint;
+    a path to a .gguf file; a LoRA adapter folder; a model folder; or a Hub id.
+    runtime: "auto" (default; $DIFFCHAT_EDITOR_RUNTIME overrides): CTranslate2 on a CPU, transformers
+    on a GPU or when a device/dtype is asked for. quantization: the CTranslate2 weights (int8, ...).
+    kwargs go to the transformers runtime (device, dtype, template, options); template and options
+    to both.
+    """
+    spec = (spec or "default").strip()
+    if spec.startswith("openai:"):
+        from ..remote import OpenAIEditor
+
+        return OpenAIEditor(model=spec.split(":", 1)[1])
+    model, gguf_file, adapter = resolve_spec(spec)
+    if pick_runtime(runtime, kwargs) == "ctranslate2":
+        try:
+            from .ct2_runtime import CT2Editor
+
+            return CT2Editor.from_pretrained(model, gguf_file=gguf_file, adapter=adapter, quantization=quantization,
+                                             threads=threads, template=kwargs.get("template"),
+                                             options=kwargs.get("options"))
+        except InvalidInput:
+            raise
+        except (ImportError, ModelLoadError) as exc:
+            log.warning("DiffChat: the CTranslate2 runtime is unavailable (%s); using transformers.", exc)
+    from .transformers_runtime import PromptEditor
+
+    return PromptEditor.from_pretrained(model, gguf_file=gguf_file, adapter=adapter, **kwargs)
+
+
+def pick_runtime(runtime: str | None, kwargs: dict) -> str:
+    runtime = (runtime or os.environ.get(RUNTIME_ENV) or "auto").strip().lower()
+    if runtime not in RUNTIMES:
+        raise InvalidInput(f"Unknown editor runtime {runtime!r}; choose one of {', '.join(RUNTIMES)}.")
+    if runtime != "auto":
+        return runtime
+    if kwargs.get("device") is not None or kwargs.get("dtype") is not None:
+        return "transformers"
+    options = kwargs.get("options")
+    if options is not None and options.typical_p is not None:
+        return "transformers"  # CTranslate2 has no typical_p
+    import torch
+
+    return "transformers" if torch.cuda.is_available() else "ctranslate2"
+
+
+def resolve_spec(spec: str) -> tuple[str | Path | None, str | None, Path | None]:
+    """(base model: None for the embedded base, a folder or a Hub id; gguf file name; adapter folder)."""
+    if spec == "default":
+        return None, None, SHIPPED_ADAPTER if (SHIPPED_ADAPTER / "adapter_config.json").is_file() else None
+    if spec == "base":
+        return None, None, None
+    path = Path(spec).expanduser()
+    if spec.endswith(".gguf"):
+        if not path.is_file():
+            raise ModelLoadError(f"GGUF file not found: {path}")
+        return path.parent, path.name, None
+    if (path / "adapter_config.json").is_file():
+        base = json.loads((path / "adapter_config.json").read_text()).get("base_model_name_or_path")
+        return (None if not base or base == EMBEDDED_BASE else base), None, path
+    if not path.exists() and (spec.startswith((".", "/", "~")) or spec.count("/") > 1):
+        raise ModelLoadError(f"Model folder not found: {path}")
+    return spec, None, None
