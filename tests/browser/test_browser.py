@@ -70,8 +70,8 @@ def test_chat_three_turns_with_undo(browser, app_server, screenshot_dir):
 
     page.locator("#history .thumbnail-item").nth(1).click()  # back to turn 1, then branch from it
     page.wait_for_function("document.querySelector('#chat').innerText.includes('Back to:')")
-    send(page, "turn the cat into a dog")
-    assert thumbnails(page) == 4 and "▶ 3 ← 1 · turn the cat into a dog" in page.inner_text("#history")
+    send(page, "as a watercolor painting")
+    assert thumbnails(page) == 4 and "▶ 3 ← 1 · as a watercolor painting" in page.inner_text("#history")
     page.wait_for_function("!document.querySelector('#editor-status').innerText.includes('Loading')")
     page.screenshot(path=str(screenshot_dir / "screenshot-chat.png"), full_page=True)
 
