@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .errors import BackendError
+from .errors import BackendError, ModelLoadError
 
 
 @dataclass(frozen=True)
@@ -132,13 +132,13 @@ def backend_label(spec: str | BackendSpec) -> str:
 
 
 def require_available(spec: str | BackendSpec) -> BackendSpec:
-    """The spec, or a BackendError at once when its weights are not here and the Hub is unreachable."""
+    """The spec, or a ModelLoadError at once when its weights are not here and the Hub is unreachable."""
     from .hub import OFFLINE_HINT
 
     spec = get_backend(spec)
     if availability(spec) == "offline":
         local = ", ".join(TINY_BACKENDS[:2])
-        raise BackendError(f"The backend '{spec.name}' ({spec.model_id}) cannot load: {OFFLINE_HINT}. "
+        raise ModelLoadError(f"The backend '{spec.name}' ({spec.model_id}) cannot load: {OFFLINE_HINT}. "
                            f"Use {local} (tiny test models, work offline) or a local pipeline folder, "
                            "or connect and try again.")
     return spec

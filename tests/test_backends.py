@@ -102,11 +102,11 @@ def test_offline_marks_and_fail_fast(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
     assert availability("tiny") == "local" and "noise" in backend_label("tiny")
     assert availability("sd-turbo") == "offline" and "offline" in backend_label("sd-turbo")
-    with pytest.raises(BackendError, match="cannot load: not downloaded.*Use tiny, tiny-sdxl"):
+    with pytest.raises(ModelLoadError, match="cannot load: not downloaded.*Use tiny, tiny-sdxl"):
         require_available("sd-turbo")
     monkeypatch.setattr(diffusers.AutoPipelineForText2Image, "from_pretrained",
                         lambda *a, **k: pytest.fail("tried to load from the Hub"))
-    with pytest.raises(BackendError, match="'sd-turbo'.*cannot load"):
+    with pytest.raises(ModelLoadError, match="'sd-turbo'.*cannot load"):
         Renderer(device="cpu").render("a cat", backend="sd-turbo")
     # a downloaded snapshot in the Hub cache counts as here
     snap = tmp_path / "hub" / "models--stabilityai--sd-turbo" / "snapshots" / "abc123"
