@@ -13,7 +13,9 @@ from .backends import get_backend
 from .editor import is_unchanged
 from .errors import DiffChatError, InvalidInput
 from .intent import clarifying_question, parse_command
-from .session import MAX_SEED, RENDER_SETTINGS, ChatSession, Turn, _as_image, render_prompt
+from .session import (MAX_SEED, MAX_TEXT_CHARS, RENDER_SETTINGS, ChatSession, Turn, _as_image, _check_text,
+                      render_prompt)
+from .editor.templates import clean_text
 
 ReplyKind = Literal["start", "edit", "clarify", "undo", "redo", "reset", "restore", "error"]
 Progress = Callable[[int, int], None] | None
@@ -23,12 +25,16 @@ UNCHANGED = ("I could not turn '{instruction}' into a change of the prompt. Try 
 START_QUESTION = "Describe the image you want to create, for example 'a horse in a field at sunset'."
 MAX_PROMPT_CHARS = 1000  # a starting prompt: longer ones are cut at a word (and the user is told)
 MAX_INSTRUCTION_CHARS = 300  # an instruction: longer ones are refused before any editing work
+MAX_MESSAGE_CHARS = 50_000  # any text longer than this (no pasted page is) is refused, not cut
 
 
 def bound_message(text: str, *, start: bool) -> tuple[str, str | None]:
     """(the text to use, a note for the user or None). A starting prompt over MAX_PROMPT_CHARS is cut
-    at a word; an instruction over MAX_INSTRUCTION_CHARS is refused (InvalidInput), so a pasted page
-    never costs minutes of editing."""
+    at a word; an instruction over MAX_INSTRUCTION_CHARS, or any text over MAX_MESSAGE_CHARS, is
+    refused (InvalidInput), so a pasted page never costs minutes of editing or rendering."""
+    if len(text) > MAX_MESSAGE_CHARS:
+        raise InvalidInput(f"This text is too long ({len(text):,} characters, at most {MAX_MESSAGE_CHARS:,}). "
+                           f"A prompt can be at most {MAX_PROMPT_CHARS:,} characters: shorten it and send it again.")
     if not start and len(text) > MAX_INSTRUCTION_CHARS:
         raise InvalidInput(f"This instruction is {len(text):,} characters long; instructions can be at most "
                            f"{MAX_INSTRUCTION_CHARS}. Say the change in a sentence (e.g. 'make it snowy'), or "
@@ -135,7 +141,7 @@ class ChatController:
     def handle(self, message: str, *, render: bool = True, progress: Progress = None) -> Reply:
         """Answer one chat message (see the module docstring)."""
         try:
-            text = message.strip() if isinstance(message, str) else ""
+            text = clean_text(message)
             command = parse_command(text)
             if command is not None:
                 return self._command(command)
@@ -156,7 +162,7 @@ class ChatController:
 
     def propose(self, message: str) -> str:
         """The prompt a message would lead to, without rendering or changing the session."""
-        text = message.strip() if isinstance(message, str) else ""
+        text = clean_text(message)
         if parse_command(text) is not None:
             raise InvalidInput(f"'{text}' is a chat command, not a change to the prompt.")
         if self.session.is_empty:
@@ -172,12 +178,12 @@ class ChatController:
                      progress: Progress = None) -> Reply:
         """Render a prompt the user wrote or corrected (e.g. after `propose`) as the next turn."""
         try:
-            prompt = prompt_text.strip() if isinstance(prompt_text, str) else ""
+            prompt = clean_text(prompt_text)
             if not prompt:
                 raise InvalidInput("The prompt is empty: describe the image to render.")
             if self.session.is_empty:
                 return self._start(prompt, render=render, progress=progress)
-            instruction = instruction.strip() if isinstance(instruction, str) else ""
+            instruction = clean_text(instruction)
             return self._commit(instruction, prompt, render=render, progress=progress, manual=True)
         except DiffChatError as e:
             return self._reply("error", str(e), image=None)
@@ -189,7 +195,7 @@ class ChatController:
         try:
             source = _as_image(image, "image").convert("RGB")
             caption = captioner.caption(source) if hasattr(captioner, "caption") else captioner(source)
-            caption = caption.strip() if isinstance(caption, str) else ""
+            caption = clean_text(caption)
             if not caption:
                 raise DiffChatError("Could not describe this image. Type a starting prompt instead.")
             if keep_as_source:
@@ -239,18 +245,23 @@ class ChatController:
         return prompt, None
 
     def _edit(self, instruction: str) -> str:
-        prompt = self.editor.edit(self.session.current_prompt, instruction)
-        if not isinstance(prompt, str) or not prompt.strip():
+        prompt = clean_text(self.editor.edit(self.session.current_prompt, instruction))
+        if not prompt:
             raise DiffChatError("The editor returned an empty prompt. Try rephrasing the instruction.")
-        return prompt.strip()
+        return prompt
 
     def _start(self, prompt: str, *, render: bool, progress: Progress) -> Reply:
+        prompt = _check_text(prompt, "prompt")  # before rendering: a prompt the session refuses is not rendered
         image = self._render(prompt, "", progress, first=True) if render else None
         self.session.start(prompt, seed=self.seed, backend=self.backend, settings=self.settings, image=image)
         return self._reply("start", f"Here is '{prompt}'. Tell me what to change.")
 
     def _commit(self, instruction: str, prompt: str, *, render: bool, progress: Progress,
                 manual: bool = False) -> Reply:
+        prompt = _check_text(prompt, "prompt")  # before rendering, like the instruction
+        if len(instruction) > MAX_TEXT_CHARS:
+            raise InvalidInput(f"The instruction is too long ({len(instruction)} characters, "
+                               f"at most {MAX_TEXT_CHARS}).")
         before, previous = self.session.current_prompt, self.session.current_image
         image = self._render(prompt, instruction, progress) if render else None
         self.session.add_turn(instruction, prompt, image=image, seed=self.seed, backend=self.backend,

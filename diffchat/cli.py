@@ -1,14 +1,19 @@
-"""Command line: python -m diffchat edit | render | chat | score."""
+"""Command line: diffchat (or python -m diffchat) edit | render | chat | score | serve.
+
+Files a command makes without being told where (a chat session, a rendered image) go to the user
+data folder (`diffchat.paths.data_dir()`: $DIFFCHAT_HOME, else ~/.local/share/diffchat)."""
 from __future__ import annotations
 
 import argparse
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 from .editor.loading import RUNTIMES
 from .errors import DiffChatError, InvalidInput
+from .serve import add_serve_args, serve
 
 
 def _add_generation_args(p: argparse.ArgumentParser) -> None:
@@ -107,7 +112,7 @@ def cmd_render(a) -> None:
                             init_image=a.init_image, strength=a.strength,
                             instruction=a.instruction, progress=callback)
     bar.close()
-    out = Path(a.out)
+    out = Path(a.out) if a.out else _data_path("images", f"render-{time.strftime('%Y%m%d-%H%M%S')}-seed{a.seed}.png")
     out.parent.mkdir(parents=True, exist_ok=True)
     image.save(out)
     print(out)
@@ -132,7 +137,8 @@ def cmd_chat(a) -> None:
     session = ChatSession.load(a.load) if a.load else None
     editor, renderer = _load_editor(a), Renderer(device=a.device)
     controller = ChatController(editor, renderer, session, backend=a.backend, seed=a.seed)
-    base = Path(a.session_dir)
+    base = Path(a.session_dir) if a.session_dir else (
+        Path(a.load) if a.load else _data_path("sessions", time.strftime("%Y%m%d-%H%M%S")))
     # a chat is never saved over another one: a folder already holding a chat (not the one loaded) is
     # left alone, and "start over" moves on to a new folder, so every image path printed stays valid
     folder = base if a.load and base.resolve() == Path(a.load).resolve() else _free_folder(base)
@@ -181,8 +187,20 @@ def cmd_chat(a) -> None:
         print(f"Earlier chat saved in {old}")
 
 
+def _data_path(kind: str, name: str) -> Path:
+    """A new path under the user data folder, e.g. ~/.local/share/diffchat/images/NAME."""
+    from .paths import data_dir
+
+    path = data_dir() / kind / name
+    stem, n = path, 1
+    while path.exists():  # two in the same second: never overwrite
+        n += 1
+        path = stem.with_name(f"{stem.stem}-{n}{stem.suffix}")
+    return path
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m diffchat", description="Create images by chatting.")
+    p = argparse.ArgumentParser(prog="diffchat", description="Create images by chatting.")
     sub = p.add_subparsers(dest="command", required=True)
 
     e = sub.add_parser("edit", help="rewrite a prompt by an instruction (or a JSONL file of them)")
@@ -208,7 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--strength", type=float, default=0.6)
     r.add_argument("--instruction", help="for instruct-pix2pix backends")
     r.add_argument("--device")
-    r.add_argument("--out", default="image.png")
+    r.add_argument("--out", help="image file (default: images/render-TIME-seedN.png in the data folder)")
     r.set_defaults(func=cmd_render)
 
     c = sub.add_parser("chat", help="chat in the terminal: a prompt, then instructions")
@@ -216,9 +234,13 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--backend", default="tiny")
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--device")
-    c.add_argument("--session-dir", default="diffchat-session", help="where the session is saved")
+    c.add_argument("--session-dir", help="where the session is saved (default: the --load folder, else "
+                                            "sessions/TIME in the data folder)")
     c.add_argument("--load", help="continue a saved session folder")
     c.set_defaults(func=cmd_chat)
+
+    w = sub.add_parser("serve", aliases=["app"], help="serve the web app (chat, compare, results tabs)")
+    add_serve_args(w).set_defaults(func=serve)
 
     try:
         from .scoring.cli import add_score_parser

@@ -29,6 +29,10 @@ class SessionFileError(DiffChatError):
     """A saved session is missing, damaged or unsafe."""
 
 
+class StorageError(DiffChatError):
+    """The vote database cannot be opened or reached, or refused a write."""
+
+
 def load_failure(kind: str, source, name: str, hint: str, exc: Exception, named: str = "") -> ModelLoadError:
     """The one message for a model that would not load: from a local folder, or by id (no network?)."""
     from pathlib import Path

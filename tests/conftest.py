@@ -41,3 +41,16 @@ def tiny_lm_dir(tmp_path_factory):
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A throwaway PostgreSQL server (tests/pg_cluster.py) for the whole run; skipped with the reason
+    where none can start."""
+    from pg_cluster import PostgresCluster
+
+    reason = PostgresCluster.unavailable()
+    if reason:
+        pytest.skip(reason)
+    with PostgresCluster() as pg:
+        yield pg

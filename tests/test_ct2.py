@@ -114,7 +114,8 @@ def test_fallback_when_conversion_fails(tiny_lm_dir, cache, monkeypatch, caplog)
 
 def test_runtime_choice_and_options(tiny_lm_dir, cache, monkeypatch):
     assert isinstance(load_editor(str(tiny_lm_dir)), CT2Editor)  # auto on a CPU
-    assert isinstance(load_editor(str(tiny_lm_dir), device="cpu"), PromptEditor)  # a device asks for torch
+    assert isinstance(load_editor(str(tiny_lm_dir), device="cpu"), CT2Editor)  # the CPU (ZeroGPU's text models)
+    assert isinstance(load_editor(str(tiny_lm_dir), dtype="float32"), PromptEditor)  # a dtype asks for torch
     monkeypatch.setenv("DIFFCHAT_EDITOR_RUNTIME", "transformers")
     assert isinstance(load_editor(str(tiny_lm_dir)), PromptEditor)
     monkeypatch.delenv("DIFFCHAT_EDITOR_RUNTIME")

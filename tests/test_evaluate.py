@@ -1,6 +1,7 @@
 """The image evaluation harness end to end, offline: tiny backends, tiny scorers, a tiny LM editor."""
 import csv
 import json
+import re
 
 import pytest
 from PIL import Image
@@ -125,3 +126,46 @@ def test_bad_arguments(test_file, tmp_path):
     with pytest.raises(InvalidInput, match="bad.jsonl"):
         ev.evaluate(ev.EvalConfig(**{**base, "test_file": str(bad)}, methods=["source"]))
     assert ev.main(["--test-file", str(test_file), "--out", str(tmp_path / "o"), "--methods", "nope"]) == 2
+
+
+def test_two_processes_under_accelerate_write_what_one_process_writes(test_file, tmp_path, tiny_lm_dir):
+    """`accelerate launch` with 2 processes (CPU here: --multi_gpu starts them, gloo joins them) splits
+    editing, rendering and scoring, and the main process writes what `python -m train.evaluate` writes.
+    Prompts, images, items and the Markdown table are byte-identical; results.csv may differ in its
+    6th decimal (an embedding computed in another batch rounds differently in float32)."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    args = ["-m", "train.evaluate", "--test-file", str(test_file), "--methods",
+            f"source,append,editor:{tiny_lm_dir},ip2p", "--backends", "tiny", "--limit", "3", "--seed", "7",
+            "--scorers", "tiny", "--batch-size", "2"]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(ev.__file__).parents[1])}
+    one, two = tmp_path / "one", tmp_path / "two"
+    single = subprocess.run([sys.executable, *args, "--out", str(one)], env=env, capture_output=True, text=True,
+                            timeout=800)
+    assert single.returncode == 0, single.stderr[-3000:]
+    with socket.socket() as s:  # not the default port 29500: another run may hold it
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    accelerate = Path(sys.executable).parent / "accelerate"
+    run = subprocess.run([str(accelerate), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+                          "--main_process_port", str(port), "--mixed_precision", "no", "--dynamo_backend", "no",
+                          *args, "--out", str(two)], env=env, capture_output=True, text=True, timeout=800)
+    assert run.returncode == 0, run.stderr[-3000:]
+    for k in (1, 2):  # both processes did a share of every stage
+        share = re.search(rf"process {k} of 2: edited (\d+) prompts, rendered (\d+) images, scored (\d+) items",
+                          run.stderr)
+        assert share and all(int(n) > 0 for n in share.groups()), run.stderr[-3000:]
+    assert run.stdout == single.stdout  # only the main process prints the table: the same one
+    for name in ("results.md", "prompts.jsonl", "compare/items.jsonl"):
+        assert (one / name).read_text() == (two / name).read_text(), name
+    for a, b in zip(sorted((one / "compare").rglob("*.png")), sorted((two / "compare").rglob("*.png")), strict=True):
+        assert a.relative_to(one) == b.relative_to(two) and a.read_bytes() == b.read_bytes()
+    rows = [list(csv.reader((d / "results.csv").open())) for d in (one, two)]
+    assert [r[:3] for r in rows[0]] == [r[:3] for r in rows[1]]  # method, backend, n
+    for r1, r2 in zip(rows[0][1:], rows[1][1:]):
+        assert [v == "" for v in r1[3:]] == [v == "" for v in r2[3:]]
+        assert all(abs(float(x) - float(y)) <= 2e-6 for x, y in zip(r1[3:], r2[3:]) if x), (r1, r2)

@@ -5,7 +5,7 @@ import pytest
 from diffchat.paths import ASSETS_DIR
 from diffchat.storage import load_items
 from diffchat.storage.items import items_file
-from diffchat.ui import AppConfig, BackgroundLoader, build_demo
+from diffchat.ui import AppConfig, BackgroundLoader, build_demo, launch_kwargs
 from train import evaluate
 
 EXAMPLES = ASSETS_DIR / "examples" / "edits.jsonl"
@@ -31,7 +31,9 @@ def test_evaluation_folder_is_an_items_argument(tmp_path):
     items = load_items(out)  # the --out folder, as the README passes it
     assert [i.id for i in items] == ["tiny-0000", "tiny-0001"] and items[0].methods == ["append", "source"]
     demo = build_demo(AppConfig(db=tmp_path / "v.sqlite", items=out), editor=BackgroundLoader(lambda: "unused"))
-    assert demo.allowed_paths_for_items == [str((out / "compare").resolve())]
+    compare = (out / "compare").resolve()  # the item images, served as copies (no allowed_paths)
+    assert all(p.resolve().is_relative_to(compare) for i in items for p in [i.raw_image, *i.images.values()])
+    assert "allowed_paths" not in launch_kwargs(demo)
     assert len(demo.compare_app.tasks()) == 2
 
 

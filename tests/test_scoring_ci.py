@@ -55,14 +55,23 @@ def test_reference_without_keywords_and_empty_reference():
         ci_score("a cat", "add a hat", "  ", "a cat")
 
 
-def test_missing_nltk_data_gives_clear_error(monkeypatch, tmp_path):
+def test_missing_nltk_data_offline_gives_clear_error(monkeypatch, tmp_path):
+    from diffchat import nltkdata
+
+    def offline(*args, **kwargs):
+        raise ValueError("Error loading: <urlopen error [Errno -3] Temporary failure in name resolution>")
+
     monkeypatch.setattr(nltk.data, "path", [str(tmp_path)])
+    monkeypatch.setenv("NLTK_DATA", str(tmp_path / "nltk"))
+    monkeypatch.setenv("DIFFCHAT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(nltk, "download", offline)
+    monkeypatch.setattr(nltkdata, "_failed", {})
     ci._tagger.cache_clear()
     ci._wordnet.cache_clear()
     try:
-        with pytest.raises(ModelLoadError, match="averaged_perceptron_tagger_eng"):
+        with pytest.raises(ModelLoadError, match="averaged_perceptron_tagger_eng.*could not be downloaded"):
             ci._tagger()
-        with pytest.raises(ModelLoadError, match='nltk.download\\("wordnet"\\)'):
+        with pytest.raises(ModelLoadError, match="set NLTK_DATA to a folder that holds corpora/wordnet.zip"):
             ci._wordnet()
     finally:
         ci._tagger.cache_clear()

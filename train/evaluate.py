@@ -33,6 +33,12 @@ Written under --out:
                          with image paths relative to compare/ and the images inside it
     cache/               editor outputs, images by content key, scores (SQLite): a re-run with the
                          same settings only does what is missing
+
+Several processes / GPUs: `accelerate launch --multi_gpu --num_processes 8 -m train.evaluate ...`.
+Each process edits, renders and scores its share (batches of rows x methods x backends, images by
+content key) into the shared cache; the main process then gathers from the cache and writes the same
+files as a single run. (`accelerate launch --cpu` starts one process whatever --num_processes says;
+on a machine without CUDA, `--multi_gpu` starts the processes and they talk over gloo.)
 """
 from __future__ import annotations
 
@@ -41,6 +47,7 @@ import csv
 import hashlib
 import json
 import math
+import os
 import re
 import shutil
 import sys
@@ -86,6 +93,39 @@ def _sha(*parts) -> str:
 
 def safe_name(text: str) -> str:
     return re.sub(r"[^\w.-]+", "_", text).strip("_") or "x"
+
+
+class Shard:
+    """This process's share of the work under `accelerate launch` (WORLD_SIZE > 1), else all of it."""
+
+    def __init__(self, state=None):
+        self.state = state
+        self.rank = state.process_index if state else 0
+        self.world = state.num_processes if state else 1
+        self.counts = {"edited": 0, "rendered": 0, "scored": 0}
+
+    @classmethod
+    def from_env(cls) -> "Shard":
+        if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+            return cls()
+        import torch
+        from accelerate import PartialState
+
+        return cls(PartialState(cpu=not torch.cuda.is_available()))  # CPU processes: gloo
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    def mine(self, unit: int) -> bool:
+        return unit % self.world == self.rank
+
+    def barrier(self) -> None:
+        if self.state is not None:
+            self.state.wait_for_everyone()
+
+
+SINGLE = Shard()
 
 
 def load_test_rows(path: str | Path, limit: int | None = None):
@@ -137,12 +177,17 @@ def _editor_identity(spec: str) -> str:
 
 
 class PromptCache:
-    """Editor outputs by (editor identity, source, instruction), appended to a JSONL file."""
+    """Editor outputs by (editor identity, source, instruction), appended to a JSONL file; process r
+    of several appends to edits.rank<r>.jsonl beside it, and every file is read."""
 
-    def __init__(self, path: Path):
-        self.path = path
+    def __init__(self, path: Path, rank: int = 0):
+        self.folder, self.name = path.parent, path.name
+        self.path = path if rank == 0 else path.with_name(f"{path.stem}.rank{rank}{path.suffix}")
         self.data: dict[str, str] = {}
-        if path.is_file():
+        self.reload()
+
+    def reload(self) -> None:
+        for path in sorted(self.folder.glob(f"{Path(self.name).stem}*{Path(self.name).suffix}")):
             for line in path.read_text(encoding="utf-8").splitlines():
                 if line.strip():
                     rec = json.loads(line)
@@ -156,7 +201,7 @@ class PromptCache:
                 f.write(json.dumps({"key": k, "output": v}, ensure_ascii=False) + "\n")
 
 
-def method_outputs(method: str, rows, cfg: EvalConfig, cache: PromptCache) -> list[str | None]:
+def method_outputs(method: str, rows, cfg: EvalConfig, cache: PromptCache, shard: Shard = SINGLE) -> list[str | None]:
     """What `method` outputs for each row: a prompt (possibly empty, for a failing editor), None for ip2p."""
     if method == "source":
         return [r.source for r in rows]
@@ -168,17 +213,25 @@ def method_outputs(method: str, rows, cfg: EvalConfig, cache: PromptCache) -> li
     ident = _editor_identity(spec)
     keys = [_sha("edit", ident, r.source, r.instruction) for r in rows]
     todo = [i for i, k in enumerate(keys) if k not in cache.data]
-    if todo:
+    if not todo:
+        return [cache.data[k] for k in keys]
+    shard.barrier()  # every process has its to-do list before any of them writes
+    batches = [todo[j:j + cfg.batch_size] for j in range(0, len(todo), cfg.batch_size)]
+    mine = [i for n, batch in enumerate(batches) if shard.mine(n) for i in batch]  # same batches as one process
+    if mine:
         import gc
 
         from diffchat.editor import load_editor
 
         editor = load_editor(spec)
-        outs = editor.edit_batch([(rows[i].source, rows[i].instruction) for i in todo], batch_size=cfg.batch_size,
+        outs = editor.edit_batch([(rows[i].source, rows[i].instruction) for i in mine], batch_size=cfg.batch_size,
                                  progress=True)
-        cache.put_many({keys[i]: out for i, out in zip(todo, outs)})
+        cache.put_many({keys[i]: out for i, out in zip(mine, outs)})
+        shard.counts["edited"] += len(mine)
         del editor
         gc.collect()
+    shard.barrier()
+    cache.reload()
     return [cache.data[k] for k in keys]
 
 
@@ -195,7 +248,7 @@ class ImageStore:
     def save(self, key: str, image) -> Path:
         path = self.path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp.png")
+        tmp = path.with_suffix(f".tmp{os.getpid()}.png")
         image.save(tmp)
         tmp.replace(path)
         return path
@@ -218,8 +271,10 @@ def _ip2p_backend(backend: str, cfg: EvalConfig) -> str:
     return cfg.ip2p_backend or ("tiny-ip2p" if get_backend(backend).tiny else "instruct-pix2pix")
 
 
-def render_all(rows, outputs: dict, cfg: EvalConfig, store: ImageStore, renderer=None) -> dict:
-    """Render (or find in the store) the raw and target images: {(backend, method|'raw', i): path}."""
+def render_all(rows, outputs: dict, cfg: EvalConfig, store: ImageStore, renderer=None, shard: Shard = SINGLE) -> dict:
+    """Render (or find in the store) the raw and target images: {(backend, method|'raw', i): path}.
+    Several processes: each renders the keys it is dealt (every world-th distinct key), text-to-image
+    first, then, once every raw image is there, the InstructPix2Pix edits."""
     jobs = []  # (slot, key, render kwargs); ip2p jobs come after the raw image they edit
     for b in cfg.backends:
         ident = _backend_identity(b, cfg.steps)
@@ -241,37 +296,56 @@ def render_all(rows, outputs: dict, cfg: EvalConfig, store: ImageStore, renderer
                     key = _sha("t2i", ident, prompt, seed)
                     kw = dict(prompt=prompt, backend=b, seed=seed)
                 jobs.append(((b, m, i), key, kw))
-    paths = {}
-    todo = {key for _, key, _ in jobs if not store.path(key).is_file()}
-    bar = tqdm(total=len(todo), desc="rendering", unit="img", disable=not todo)
-    done_keys = set()
-    for slot, key, kw in jobs:
-        path = store.path(key)
-        if not path.is_file() and key not in done_keys:
+    dealt = {key for n, key in enumerate(dict.fromkeys(key for _, key, _ in jobs)) if shard.mine(n)}
+    paths = {slot: store.path(key) for slot, key, _ in jobs}
+    for phase in (False, True):  # text-to-image, then the edits of raw images (which must exist by then)
+        todo = [(key, kw) for _, key, kw in jobs
+                if ("init_image" in kw) == phase and key in dealt and not store.path(key).is_file()]
+        todo = list({key: (key, kw) for key, kw in todo}.values())  # one render per distinct key
+        for key, kw in tqdm(todo, desc="rendering", unit="img", disable=not todo):
             if renderer is None:
                 from diffchat.render import Renderer
 
                 renderer = Renderer(device=cfg.device)
+            kw = dict(kw)
             if "init_image" in kw:
                 kw["init_image"] = paths[(kw["init_image"][1], "raw", kw["init_image"][2])]
             if cfg.steps is not None:
                 kw["steps"] = cfg.steps
             store.save(key, renderer.render(**kw, progress=lambda step, total: None))  # one bar: ours
-            done_keys.add(key)
-            bar.update(1)
-        paths[slot] = path
-    bar.close()
+            shard.counts["rendered"] += 1
+        shard.barrier()
     return paths
 
 
-def score_all(rows, outputs: dict, paths: dict, cfg: EvalConfig, cache_dir: Path) -> list[dict]:
-    """Per-item scores: one dict per (backend, method, row)."""
+def score_all(rows, outputs: dict, paths: dict, cfg: EvalConfig, cache_dir: Path,
+              shard: Shard = SINGLE) -> list[dict] | None:
+    """Per-item scores: one dict per (backend, method, row). Several processes: each scores its
+    batches of rows (the same batches a single run scores) into the shared score cache; then the
+    main process reads them all back and returns the items, the others return None."""
     from diffchat.scoring.suite import ScoreSuite
 
     suite = ScoreSuite(cfg.scorer_names, scorer_config(cfg.scorers, cfg.scorer_options, cfg.device),
                        cache=cache_dir / "scores.sqlite")
     items = []
     try:
+        if shard.world > 1:
+            unit = 0
+            for b in cfg.backends:
+                for m, outs in outputs.items():
+                    for j in range(0, len(rows), cfg.batch_size):
+                        if shard.mine(unit):
+                            idx = range(j, min(j + cfg.batch_size, len(rows)))
+                            suite.score([str(paths[(b, m, i)]) for i in idx], [rows[i].target for i in idx],
+                                        raw_images=[str(paths[(b, "raw", i)]) for i in idx],
+                                        raw_prompts=[rows[i].source for i in idx],
+                                        instructions=[rows[i].instruction for i in idx],
+                                        predictions=[outs[i] for i in idx], batch_size=cfg.batch_size, progress=False)
+                            shard.counts["scored"] += len(idx)
+                        unit += 1
+            shard.barrier()
+            if not shard.main:
+                return None
         for b in cfg.backends:
             raws = [paths[(b, "raw", i)] for i in range(len(rows))]
             for m, outs in outputs.items():
@@ -435,8 +509,9 @@ def write_compare(out: Path, rows, outputs: dict, paths: dict, cfg: EvalConfig) 
     return path
 
 
-def evaluate(cfg: EvalConfig, renderer=None) -> dict:
-    """Run the whole evaluation; returns {"table", "average", "items", "files"}."""
+def evaluate(cfg: EvalConfig, renderer=None, shard: Shard = SINGLE) -> dict:
+    """Run the whole evaluation; returns {"table", "average", "items", "files"} (empty in a process
+    other than the main one of several: `shard`)."""
     check_methods(cfg.methods)
     cfg.scorer_names = parse_names(",".join(cfg.scorer_names))
     require_weights(cfg.scorer_names, scorer_config(cfg.scorers, cfg.scorer_options, cfg.device))  # offline: now
@@ -451,15 +526,19 @@ def evaluate(cfg: EvalConfig, renderer=None) -> dict:
     cache = out / "cache"
     cache.mkdir(parents=True, exist_ok=True)
 
-    prompt_cache = PromptCache(cache / "edits.jsonl")
-    outputs = {m: method_outputs(m, rows, cfg, prompt_cache) for m in cfg.methods}
+    prompt_cache = PromptCache(cache / "edits.jsonl", shard.rank)
+    outputs = {m: method_outputs(m, rows, cfg, prompt_cache, shard) for m in cfg.methods}
+    paths = render_all(rows, outputs, cfg, ImageStore(cache / "images"), renderer, shard)
+    items = score_all(rows, outputs, paths, cfg, cache, shard)
+    if shard.world > 1:
+        print(f"process {shard.rank + 1} of {shard.world}: edited {shard.counts['edited']} prompts, rendered "
+              f"{shard.counts['rendered']} images, scored {shard.counts['scored']} items", file=sys.stderr, flush=True)
+    if not shard.main:
+        return {}
     with (out / "prompts.jsonl").open("w", encoding="utf-8") as f:
         for i, r in enumerate(rows):
             f.write(json.dumps({"row": i, "input": r.source, "edit": r.instruction, "output": r.target,
                                 "predictions": {m: outputs[m][i] for m in cfg.methods}}, ensure_ascii=False) + "\n")
-
-    paths = render_all(rows, outputs, cfg, ImageStore(cache / "images"), renderer)
-    items = score_all(rows, outputs, paths, cfg, cache)
     with (out / "scores.jsonl").open("w", encoding="utf-8") as f:
         for it in items:
             f.write(json.dumps(it, ensure_ascii=False) + "\n")
@@ -507,10 +586,13 @@ def main(argv=None) -> int:
                      scorer_options=a.scorer_option, editor_model=a.editor_model, ip2p_backend=a.ip2p_backend,
                      steps=a.steps, batch_size=a.batch_size, device=a.device, compare=not a.no_compare)
     try:
-        result = evaluate(cfg)
+        shard = Shard.from_env()
+        result = evaluate(cfg, shard=shard)
     except DiffChatError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    if not shard.main:
+        return 0
     print((Path(cfg.out) / "results.md").read_text(encoding="utf-8"))
     print("Wrote: " + ", ".join(str(p) for p in result["files"]), file=sys.stderr)
     return 0

@@ -23,7 +23,7 @@ def load_editor(spec: str | None = None, *, runtime: str | None = None, quantiza
     ships); "base": the embedded base model, zero-shot; "openai:MODEL": an OpenAI-compatible endpoint;
     a path to a .gguf file; a LoRA adapter folder; a model folder; or a Hub id.
     runtime: "auto" (default; $DIFFCHAT_EDITOR_RUNTIME overrides): CTranslate2 on a CPU, transformers
-    on a GPU or when a device/dtype is asked for. quantization: the CTranslate2 weights (int8, ...).
+    on a GPU or when a GPU device or a dtype is asked for. quantization: the CTranslate2 weights (int8, ...).
     kwargs go to the transformers runtime (device, dtype, template, options); template and options
     to both.
     """
@@ -55,8 +55,9 @@ def pick_runtime(runtime: str | None, kwargs: dict) -> str:
         raise InvalidInput(f"Unknown editor runtime {runtime!r}; choose one of {', '.join(RUNTIMES)}.")
     if runtime != "auto":
         return runtime
-    if kwargs.get("device") is not None or kwargs.get("dtype") is not None:
-        return "transformers"
+    device = kwargs.get("device")
+    if kwargs.get("dtype") is not None or (device is not None and str(device) != "cpu"):
+        return "transformers"  # a GPU or a dtype asked for: torch
     options = kwargs.get("options")
     if options is not None and options.typical_p is not None:
         return "transformers"  # CTranslate2 has no typical_p

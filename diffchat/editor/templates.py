@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 # The DiffChat paper's template, exactly.
 DIFFCHAT_TEMPLATE = (
@@ -47,18 +48,40 @@ def build_prompt(tokenizer, x: str, i: str, template: str = "diffchat") -> str:
     raise ValueError(f"Unknown template {template!r}; choose one of {TEMPLATES}")
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")  # terminal escape sequences
+_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_INVISIBLE = frozenset("\u200b\u2060\ufeff")  # zero-width space, word joiner, byte-order mark
+
+
+def clean_text(text: str) -> str:
+    """`text` without control characters, bidirectional overrides, zero-width marks and terminal
+    escape sequences; line breaks and tabs become spaces, runs of spaces one space. Used on what
+    users type and on what the editor writes."""
+    text = _ANSI.sub("", text if isinstance(text, str) else "")
+    out = []
+    for ch in text:
+        cat = unicodedata.category(ch)
+        if ch in "\t\n\r\x0b\x0c\x85\u2028\u2029":
+            out.append(" ")
+        elif cat in ("Cc", "Cs") or ch in _BIDI or ch in _INVISIBLE:
+            continue
+        else:
+            out.append(ch)
+    return re.sub(r" {2,}", " ", "".join(out)).strip()
+
+
 _ECHO = re.compile(r"^\s*(output|new prompt|prompt|target prompt|answer)\s*:\s*", re.I)
 _QUOTES = "\"'`“”‘’«»"
 
 
 def first_line(text: str) -> str:
     """The first non-empty line that is not an echo of the template's own lines."""
-    lines = [ln.strip() for ln in text.replace("\r", "\n").split("\n")]
+    lines = [clean_text(ln) for ln in text.replace("\r", "\n").split("\n")]
     return next((ln for ln in lines if ln and not _is_template_line(ln)), "")
 
 
 def clean_output(text: str, max_words: int = MAX_WORDS) -> str:
-    """One clean line: no template echo, no surrounding quotes, bounded length."""
+    """One clean line: no template echo, no surrounding quotes, no control characters, bounded length."""
     line = first_line(text)
     prev = None
     while prev != line:  # strip nested echoes and quotes: 'Output: "a cat"'

@@ -19,7 +19,8 @@ class ScoreCache:
         self.db = None
         if path is not None:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(str(path), check_same_thread=False)
+            # a long busy timeout: under `accelerate launch` several processes write the same file
+            self.db = sqlite3.connect(str(path), check_same_thread=False, timeout=300)
             self.db.execute("CREATE TABLE IF NOT EXISTS scores (key TEXT PRIMARY KEY, value REAL NOT NULL)")
             self.db.commit()
 

@@ -10,15 +10,16 @@ point of the edit, so finding it counts double:
 A reference with no keywords scores 1 (nothing can be lost). Thresholding (the paper's CI reward
 is 1 above a threshold) is left to the caller.
 
-NLTK data needed: `wordnet` and `averaged_perceptron_tagger_eng` (set NLTK_DATA, or run
-`nltk.download("wordnet")` and `nltk.download("averaged_perceptron_tagger_eng")`).
+NLTK data needed: `wordnet` and `averaged_perceptron_tagger_eng`, fetched on first use
+(diffchat/nltkdata.py; NLTK_DATA is honoured).
 """
 from __future__ import annotations
 
 import re
 from functools import lru_cache
 
-from ..errors import InvalidInput, ModelLoadError
+from ..errors import InvalidInput
+from ..nltkdata import ensure as ensure_nltk
 
 # Closed-class and filler words that never count as content (NLTK's English list, trimmed,
 # plus auxiliaries and prompt filler). Kept here so no `stopwords` corpus download is needed.
@@ -37,37 +38,20 @@ made let lets s t d m o y also gets getting
 CONTENT_TAGS = ("NN", "JJ", "VB")  # nouns, adjectives, verbs (Penn Treebank prefixes)
 _WN_POS = {"N": "n", "J": "a", "V": "v", "R": "r"}
 _TOKEN = re.compile(r"[a-z]+")
-_DOWNLOAD_HINT = (
-    "The content-integrity score needs NLTK data that is not installed ({what}). Run "
-    'python -c \'import nltk; nltk.download("wordnet"); nltk.download("averaged_perceptron_tagger_eng")\' '
-    "or point NLTK_DATA at a folder that holds them."
-)
-
-
 @lru_cache(maxsize=1)
 def _tagger():
     from nltk.tag.perceptron import PerceptronTagger
 
-    try:
-        return PerceptronTagger(lang="eng")
-    except LookupError as e:
-        raise ModelLoadError(_DOWNLOAD_HINT.format(what="averaged_perceptron_tagger_eng")) from e
+    ensure_nltk("averaged_perceptron_tagger_eng")
+    return PerceptronTagger(lang="eng")
 
 
 @lru_cache(maxsize=1)
 def _wordnet():
-    import nltk
     from nltk.corpus import wordnet
     from nltk.stem import WordNetLemmatizer
 
-    for name in ("corpora/wordnet.zip", "corpora/wordnet"):
-        try:
-            nltk.data.find(name)
-            break
-        except LookupError:
-            continue
-    else:
-        raise ModelLoadError(_DOWNLOAD_HINT.format(what="wordnet"))
+    ensure_nltk("wordnet")
     wordnet.synsets("dog")  # load now, not in the middle of scoring
     return wordnet, WordNetLemmatizer()
 

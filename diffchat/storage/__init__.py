@@ -1,5 +1,7 @@
-"""Persistent stores: annotator votes and comparison items."""
+"""Persistent stores: annotator votes (SQLite or PostgreSQL), comparison items, annotator tokens."""
+from .annotators import Annotators, load_annotators
 from .items import Item, load_items
-from .votes import Vote, VoteStore, default_db_path
+from .votes import PostgresVoteStore, Vote, VoteStore, clean_name, default_db, open_store
 
-__all__ = ["Item", "Vote", "VoteStore", "default_db_path", "load_items"]
+__all__ = ["Annotators", "Item", "PostgresVoteStore", "Vote", "VoteStore", "clean_name", "default_db",
+           "load_annotators", "load_items", "open_store"]

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import gradio as gr
 
+from ..errors import DiffChatError
+from ..storage.annotators import Annotators
 from .chat_tab import ChatApp, ChatState, build_chat_tab
 from .compare_tab import SHORTCUTS_JS, CompareApp, build_compare_tab, build_results_tab
 from .loader import BackgroundLoader, preload_libraries
@@ -34,41 +36,58 @@ class AppConfig:
     runtime: str = "auto"             # editor runtime: auto | ctranslate2 | transformers
     backend: str = "tiny"             # default text-to-image backend
     captioner: str = "tiny"           # captioner id or folder ("tiny": built locally)
-    db: str | Path = "data/votes.sqlite"
-    items: str | Path | None = None   # items.jsonl (or its folder) for the compare tab
-    device: str | None = None
+    db: str | Path | None = None      # votes: SQLite file or postgresql:// URL (None: diffchat.storage.default_db())
+    items: str | Path | None = None   # items.jsonl, its folder, or an evaluation --out folder, for the compare tab
+    annotators: Annotators | None = None  # annotator tokens and admin token (None: open campaign)
+    device: str | None = None         # renderer device (None: cuda when available)
+    text_device: str | None = None    # editor and captioner device (None: cuda when available; cpu on ZeroGPU)
+    # backends the chat offers besides the registry's and `backend` (ids or server folders);
+    # ("*",): anything, as the library's get_backend accepts (only for an app on your own machine)
+    allowed_backends: tuple[str, ...] = ()
 
 
-def editor_loader(spec: str | None, runtime: str = "auto") -> BackgroundLoader:
+def editor_loader(spec: str | None, runtime: str = "auto", device: str | None = None) -> BackgroundLoader:
     from ..editor import load_editor
 
-    return BackgroundLoader(lambda: load_editor(spec, runtime=runtime), name="editor")
+    kwargs = {"device": device} if device else {}
+    return BackgroundLoader(lambda: load_editor(spec, runtime=runtime, **kwargs), name="editor")
 
 
-def captioner_loader(spec: str) -> BackgroundLoader:
+def captioner_loader(spec: str, device: str | None = None) -> BackgroundLoader:
     from ..caption import Captioner
 
-    return BackgroundLoader(lambda: Captioner.from_pretrained(spec), name="captioner")
+    return BackgroundLoader(lambda: Captioner.from_pretrained(spec, device=device), name="captioner")
 
 
-def build_demo(config: AppConfig, *, editor: BackgroundLoader | None = None, seed: int | None = None) -> gr.Blocks:
-    """The whole app. The editor loads in the background (started here); the UI is ready at once."""
+def build_demo(config: AppConfig, *, editor: BackgroundLoader | None = None, renderer=None,
+               seed: int | None = None) -> gr.Blocks:
+    """The whole app. The editor loads in the background (started here); the UI is ready at once.
+    `renderer` replaces the default `Renderer(device=config.device)` (the ZeroGPU app passes its own)."""
     from ..render import Renderer
-    from ..storage import VoteStore, load_items
-    from ..storage.items import items_file
+    from ..storage import PostgresVoteStore, default_db, load_items, open_store
 
+    store = open_store(config.db or default_db())  # a bad --db stops the app before anything loads
+    if isinstance(store, PostgresVoteStore):
+        try:
+            store.setup()
+            print(f"Votes go to {store}.", flush=True)
+        except DiffChatError as e:  # the app starts; each vote says so until the server answers
+            print(f"Warning: {store} cannot be reached yet: {e}", flush=True)
     preload_libraries()
-    editor = (editor or editor_loader(config.model, config.runtime)).start()
-    chat = ChatApp(editor, Renderer(device=config.device), captioner_loader(config.captioner), config.backend)
+    editor = (editor or editor_loader(config.model, config.runtime, config.text_device)).start()
+    renderer = renderer or Renderer(device=config.device)
+    chat = ChatApp(editor, renderer, captioner_loader(config.captioner, config.text_device), config.backend,
+                   allowed_backends=tuple(config.allowed_backends))
     items, items_error = None, None
     if config.items:
         try:
             items = load_items(config.items)
         except Exception as e:  # noqa: BLE001 - shown in the tab instead of failing the app
             items_error = str(e)
-    compare = CompareApp(VoteStore(config.db), items, seed=seed)
+    compare = CompareApp(store, items, seed=seed, annotators=config.annotators)
 
-    with gr.Blocks(title="DiffChat") as demo:
+    # Gradio's copies of shown images and downloads: removed after a day (checked every hour)
+    with gr.Blocks(title="DiffChat", delete_cache=(3600, 86400)) as demo:
         gr.Markdown("# DiffChat · create images by chatting\n"
                     "Describe a picture, then say what to change. A small language model rewrites the "
                     "prompt and the image is rendered again with the same seed, so only what you asked "
@@ -86,17 +105,17 @@ def build_demo(config: AppConfig, *, editor: BackgroundLoader | None = None, see
                                 "(an `items.jsonl`, its folder, or the evaluation's `--out` folder).")
                 build_compare_tab(compare)
             with gr.Tab("Results", id="results-tab", elem_id="results-tab") as results_tab:
-                results = build_results_tab(compare)
-        results_tab.select(compare.results, None, results)
+                results_inputs, results = build_results_tab(compare)
+        results_tab.select(compare.results, results_inputs, results)
     demo.chat_app, demo.compare_app = chat, compare
-    demo.allowed_paths_for_items = [str(items_file(config.items).resolve().parent)] if config.items else []
     return demo
 
 
 def launch_kwargs(demo: gr.Blocks) -> dict:
-    """What `demo.launch` needs besides host and port: theme, css, the vote shortcuts, item paths."""
+    """What `demo.launch` needs besides host and port: theme, css, the vote shortcuts. No
+    allowed_paths: item images reach the browser as copies in Gradio's cache (compare_tab.served_copy)."""
     return dict(theme=gr.themes.Soft(primary_hue="indigo", secondary_hue="pink"), css=CSS, head=SHORTCUTS_JS,
-                allowed_paths=getattr(demo, "allowed_paths_for_items", []), max_file_size="25mb")
+                max_file_size="25mb")
 
 
 __all__ = ["AppConfig", "BackgroundLoader", "ChatApp", "ChatState", "CompareApp", "build_demo", "launch_kwargs"]

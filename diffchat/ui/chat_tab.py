@@ -3,7 +3,7 @@ then the image is rendered again with the same seed and shown beside the previou
 from __future__ import annotations
 
 import html
-import tempfile
+import shutil
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,28 +13,37 @@ from PIL import Image
 
 from ..backends import BACKENDS, backend_label, get_backend, require_available
 from ..chat import ChatController, Reply, bound_message, diff_words
-from ..errors import DiffChatError, InvalidInput
+from ..editor.templates import clean_text
+from ..errors import BackendError, DiffChatError, InvalidInput
 from ..intent import clarifying_question, parse_command
 from ..long_prompt import long_prompt_note
 from ..session import ChatSession
 from .loader import BackgroundLoader
-from .session_zip import pack_session, unpack_session
+from .session_zip import owned_folder, pack_session, unpack_session
 
-MAX_UPLOAD_PIXELS = 4096 * 4096
+MAX_UPLOAD_PIXELS = 4096 * 4096  # an upload larger than this is refused before it is decoded
+MAX_SOURCE_SIDE = 2048  # a kept upload is shrunk to fit in this square (the largest size a backend renders)
+STATE_TTL = 2 * 3600  # seconds a browser session's chat is kept after its last change
 SIZES = ["backend default", "512×512", "768×768", "1024×1024", "768×512", "512×768", "64×64"]
 SEED_MODES = ["fixed", "new each image"]
 MANUAL_INSTRUCTION = "(prompt edited by hand)"
 WELCOME = ("Hi! Describe the image you want, or start from an image of yours (below). "
-           "Then tell me what to change, e.g. *make it night* or *add a red umbrella*. "
-           "Type *undo*, *redo* or *start over* at any time.")
+           "Then tell me what to change, e.g. <em>make it night</em> or <em>add a red umbrella</em>. "
+           "Type <em>undo</em>, <em>redo</em> or <em>start over</em> at any time.")
 WARN = "\u26a0 "  # the warning sign without the emoji selector: DejaVu has it, so no box in plain Chromium
 MAX_CHATS = 20  # chats kept for Undo after Start over (the oldest goes beyond that)
 TINY_NOTE = ("**Test backend `{name}`: its weights are random, so every image is noise.** It shows how the "
              "app works offline; choose a real backend (e.g. sd-turbo) for pictures.")
 PLACEHOLDER_PROMPT = "a picture"
 RANDOM_CAPTIONER = ("The captioner here is an offline test model with random weights: it cannot see your image, "
-                    "so I did not ask it. The starting prompt is the placeholder *{prompt}*. Type what your image "
-                    "shows in the Prompt box and press **Render**, or tell me what to change.")
+                    "so I did not ask it. The starting prompt is the placeholder <em>{prompt}</em>. Type what your "
+                    "image shows in the Prompt box and press <b>Render</b>, or tell me what to change.")
+
+
+def as_text(text: str) -> str:
+    """`text` for the chat, which shows HTML but no Markdown (render_markdown=False): what a user
+    typed or a shared session holds is shown as typed, and a tag in it (<img src=...>) stays text."""
+    return html.escape(str(text), quote=False)
 
 
 def _key(word: str) -> str:
@@ -62,10 +71,10 @@ def diff_html(before: str, after: str) -> str:
     runs: list[tuple[str | None, list[str]]] = []
     for _, tag in diff_words(" ".join(map(_key, old)), " ".join(map(_key, new))):
         if tag == "-":
-            word = html.escape(old[i], quote=False)
+            word = as_text(old[i])
             i += 1
         else:
-            word = html.escape(new[j], quote=False)
+            word = as_text(new[j])
             i, j = i + (tag is None), j + 1
         if not runs or runs[-1][0] != tag:
             runs.append((tag, []))
@@ -114,7 +123,8 @@ def parse_size(size: str | None) -> tuple[int | None, int | None]:
 
 
 def check_upload(path: str | None) -> Image.Image:
-    """The uploaded file as an RGB image, or InvalidInput with a message for the user."""
+    """The uploaded file as an RGB image at most MAX_SOURCE_SIDE pixels a side, or InvalidInput
+    with a message for the user. The size is checked from the header, before decoding."""
     if not path:
         raise InvalidInput("No file was uploaded.")
     try:
@@ -122,8 +132,10 @@ def check_upload(path: str | None) -> Image.Image:
             if im.width * im.height > MAX_UPLOAD_PIXELS:
                 raise InvalidInput(f"The image is too large ({im.width}×{im.height} pixels); "
                                    f"use one of at most {MAX_UPLOAD_PIXELS // 10**6} megapixels.")
-            im.load()
-            return im.convert("RGB")
+            im.draft("RGB", (MAX_SOURCE_SIDE, MAX_SOURCE_SIDE))  # JPEG: decode at a reduced scale
+            image = im.convert("RGB")
+        image.thumbnail((MAX_SOURCE_SIDE, MAX_SOURCE_SIDE), Image.LANCZOS)
+        return image
     except InvalidInput:
         raise
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
@@ -132,7 +144,9 @@ def check_upload(path: str | None) -> Image.Image:
 
 
 class LazyEditor:
-    """The editor as the ChatController sees it: waits for the background load, one edit at a time."""
+    """The editor as the ChatController sees it: waits for the background load; one edit at a time
+    for a local model, while an editor that says it is `concurrent` (a remote endpoint: the wait
+    is the network) serves every user at once, so no lock is held across a network call."""
 
     def __init__(self, loader: BackgroundLoader):
         self.loader = loader
@@ -144,6 +158,8 @@ class LazyEditor:
 
     def edit(self, prompt: str, instruction: str, **generation) -> str:
         editor = self.loader.get()
+        if getattr(editor, "concurrent", False):
+            return editor.edit(prompt, instruction, **generation)
         with self._lock:
             return editor.edit(prompt, instruction, **generation)
 
@@ -158,9 +174,24 @@ class ChatState:
     gallery_ids: list = field(default_factory=list)  # turn id of each history thumbnail
     earlier: list = field(default_factory=list)  # (session, messages) of chats left by Start over
     later: list = field(default_factory=list)  # (session, messages) of chats left by Undo across a Start over
+    files: Path | None = None  # this session's download folder, removed with the state
 
     def say(self, role: str, text: str) -> None:
         self.messages.append({"role": role, "content": text})
+
+    def folder(self) -> Path:
+        """A temporary folder of this browser session, removed when the state is dropped."""
+        if self.files is None or not self.files.is_dir():
+            self.files = owned_folder(self, "diffchat-download-")
+        return self.files
+
+    def close(self) -> None:
+        """Drop what the session holds (Gradio calls this when the state expires)."""
+        for session in [self.session, *(s for s, _ in self.earlier + self.later)]:
+            session.reset()
+        self.messages, self.pending, self.earlier, self.later = [], None, [], []
+        if self.files is not None:
+            shutil.rmtree(self.files, ignore_errors=True)
 
 
 class ChatApp:
@@ -168,12 +199,25 @@ class ChatApp:
     returns the new view; a failure leaves the session as it was and shows a warning."""
 
     def __init__(self, editor: BackgroundLoader, renderer, captioner: BackgroundLoader | None = None,
-                 backend: str = "tiny"):
+                 backend: str = "tiny", allowed_backends: tuple[str, ...] | None = ()):
         self.editor = LazyEditor(editor)
         self.editor_loader = editor
         self.renderer = renderer
         self.captioner = captioner
         self.backend = get_backend(backend).name
+        # None: any backend (a server folder, any Hub id); else the registry, the default and these
+        self.allowed_backends = None if allowed_backends is None or "*" in allowed_backends else (
+            tuple(dict.fromkeys([*BACKENDS, self.backend, *allowed_backends])))
+
+    def check_backend(self, backend: str | None) -> str:
+        """The backend box's value if this app offers it. On a restricted app nothing else is looked
+        up: no server folder is read, no model downloaded, and the message does not say why."""
+        name = str(backend or self.backend).strip()
+        if self.allowed_backends is not None and name not in self.allowed_backends and \
+                name.lower() not in BACKENDS:
+            raise BackendError(f"The backend '{name[:80]}' is not offered here. "
+                               f"Choose one of: {', '.join(self.allowed_backends)}.")
+        return name
 
     # ---- helpers -------------------------------------------------------------------------------
 
@@ -182,7 +226,7 @@ class ChatApp:
         """A ChatController over this session with the settings from the controls."""
         width, height = parse_size(size)
         ctl = ChatController(self.editor, self.renderer, state.session)
-        ctl.set_backend(backend or self.backend)
+        ctl.set_backend(self.check_backend(backend))
         if seed_mode == SEED_MODES[1]:
             ctl.new_seed()
         else:
@@ -196,26 +240,28 @@ class ChatApp:
         """(state, chat, before image, current image, history gallery, prompt box, seed)."""
         session = state.session
         head = session.current
-        before = session.image_of(head.parent) if head is not None and head.parent is not None else None
+        # images a loaded session keeps on disk are shown from their files, never decoded here
+        show = lambda t: None if t is None else (session.image_file(t) or session.image_of(t))  # noqa: E731
+        before = show(head.parent) if head is not None and head.parent is not None else None
         turns = [t for t in history_order(session) if t.image]
         state.gallery_ids = [t.id for t in turns]
-        gallery = [(session.image_of(t), history_label(session, t)) for t in turns]
+        gallery = [(show(t), history_label(session, t)) for t in turns]
         prompt = state.pending["proposal"] if state.pending else (session.current_prompt or "")
-        return (state, list(state.messages), before, session.current_image, gallery, prompt,
+        return (state, list(state.messages), before, show(head), gallery, prompt,
                 gr.skip() if seed is None else seed)
 
     def _fail(self, state: ChatState, error: DiffChatError | str, chat: bool = True):
         text = str(error)
         gr.Warning(text)
         if chat:
-            state.say("assistant", WARN + html.escape(text, quote=False))
+            state.say("assistant", WARN + as_text(text))
         return self.view(state)
 
     def _show_reply(self, state: ChatState, reply: Reply):
         """Add the controller's reply (to a command or a restore) to the chat."""
         if reply.kind == "error":
             return self._fail(state, reply.text)
-        state.say("assistant", html.escape(reply.text, quote=False))
+        state.say("assistant", as_text(reply.text))
         return self.view(state, seed=reply.turn.seed if reply.turn else None)
 
     # ---- chat ----------------------------------------------------------------------------------
@@ -225,31 +271,31 @@ class ChatApp:
         """A chat message: a command (undo, redo, start over), the starting prompt, a clarifying
         question, or an instruction whose proposed prompt is shown now and rendered by `render`.
         Returns the view plus the instruction box's new text."""
-        text = (message or "").strip()
+        text = clean_text(message)
         if not text:
             gr.Warning("Type a message first: a starting prompt, or what to change.")
             return *self.view(state), message
         state.pending = None
         session = state.session
         if parse_command(text) is not None:
-            state.say("user", html.escape(text, quote=False))
+            state.say("user", as_text(text))
             return *self.apply_command(state, text), ""
         try:  # nothing is worked on for a message that cannot go anywhere: it stays in the box
             text, note = bound_message(text, start=session.is_empty)
-            require_available(backend or self.backend)
+            require_available(self.check_backend(backend))  # an offered backend that can load here
         except DiffChatError as e:
             gr.Warning(str(e))
             return *self.view(state), message
-        state.say("user", html.escape(_shorten(text), quote=False))
+        state.say("user", as_text(_shorten(text)))
         if note:
-            state.say("assistant", html.escape(note, quote=False))
+            state.say("assistant", as_text(note))
         if session.is_empty:
             # the starting prompt is rendered as typed
             state.pending = {"instruction": "", "proposal": text, "start": True}
             return *self.view(state), ""
         question = clarifying_question(text, session.current_prompt)
         if question:
-            state.say("assistant", html.escape(question, quote=False))
+            state.say("assistant", as_text(question))
             return *self.view(state), ""
         try:
             ctl = self.controller(state, backend, seed_mode, seed, steps, guidance, negative, size, strength)
@@ -271,7 +317,7 @@ class ChatApp:
         if not pending:
             return self.view(state)
         if review and not pending.get("start"):
-            state.say("assistant", "Edit the prompt on the right if you like, then press **Render**.")
+            state.say("assistant", "Edit the prompt on the right if you like, then press <b>Render</b>.")
             return self.view(state)
         return self.render_prompt(state, pending["proposal"], backend, seed_mode, seed, steps, guidance,
                                   negative, size, strength, progress)
@@ -280,12 +326,15 @@ class ChatApp:
                       negative, size, strength, progress=gr.Progress()):
         """Render `prompt_text` as the next turn: the pending edit (possibly changed by hand), the
         starting prompt, or a prompt the user typed into the prompt box."""
-        prompt_text = (prompt_text or "").strip()
+        prompt_text = clean_text(prompt_text)
         if not prompt_text:
             return self._fail(state, "The prompt is empty: describe the image to render.", chat=False)
-        prompt_text, note = bound_message(prompt_text, start=True)
+        try:  # a long prompt is cut at a word and said; a huge one is refused before anything is rendered
+            prompt_text, note = bound_message(prompt_text, start=True)
+        except DiffChatError as e:
+            return self._fail(state, e, chat=False)
         if note:
-            state.say("assistant", html.escape(note, quote=False))
+            state.say("assistant", as_text(note))
         pending, session = state.pending, state.session
         before = session.current_prompt
         try:
@@ -316,7 +365,7 @@ class ChatApp:
             state.say("assistant", "Here it is. Tell me what to change.")
         note = long_prompt_note(prompt_text)
         if note:
-            state.say("assistant", "\u2139 " + html.escape(note, quote=False))
+            state.say("assistant", "\u2139 " + as_text(note))
         return self.view(state, seed=ctl.seed)
 
     def apply_command(self, state: ChatState, command: str):
@@ -325,7 +374,7 @@ class ChatApp:
         state.pending = None
         kind, head = parse_command(command), state.session.current
         if kind == "undo" and state.earlier and (head is None or head.parent is None):
-            return self._switch(state, state.earlier, state.later, "Back to the chat before *Start over* "
+            return self._switch(state, state.earlier, state.later, "Back to the chat before <em>Start over</em> "
                                 "(Redo returns to the newer one).")
         if kind == "redo" and state.later and not state.session.redo_stack:
             return self._switch(state, state.later, state.earlier, "Back to the newer chat (Undo at its start "
@@ -339,7 +388,7 @@ class ChatApp:
             state.session = ctl.session
             state.messages = [{"role": "assistant", "content": WELCOME}]
             if head is not None:
-                state.say("assistant", "Started over. The last chat is kept: press **Undo** to go back to it.")
+                state.say("assistant", "Started over. The last chat is kept: press <b>Undo</b> to go back to it.")
             return self.view(state)
         return self._show_reply(state, reply)
 
@@ -398,9 +447,9 @@ class ChatApp:
             return self._fail(state, reply.text, chat=False)
         fresh.say("user", "(uploaded an image)")
         if blind:
-            fresh.say("assistant", RANDOM_CAPTIONER.format(prompt=html.escape(fresh.session.current_prompt)))
+            fresh.say("assistant", RANDOM_CAPTIONER.format(prompt=as_text(fresh.session.current_prompt)))
         else:
-            fresh.say("assistant", html.escape(reply.text, quote=False))
+            fresh.say("assistant", as_text(reply.text))
         if not state.session.is_empty:  # the chat it replaces is kept, as with Start over
             fresh.earlier = [*fresh.earlier, (state.session, state.messages)][-MAX_CHATS:]
         return self.view(fresh, seed=ctl.seed)
@@ -410,8 +459,12 @@ class ChatApp:
         if state.session.is_empty:
             gr.Warning("Nothing to download yet: the chat is empty.")
             return None
-        out = Path(tempfile.mkdtemp(prefix="diffchat-session-")) / "diffchat-session.zip"
-        return str(pack_session(state.session, out))
+        # one file per browser session, replaced by the next download, removed with the state
+        try:
+            return str(pack_session(state.session, state.folder() / "diffchat-session.zip"))
+        except (DiffChatError, OSError):  # a full disk, say; the message names no server path
+            gr.Warning("Could not prepare the download on the server. Try again in a moment.")
+            return None
 
     def load(self, path: str | None, state: ChatState):
         """Open a downloaded session zip; the current chat is replaced only if it loads."""
@@ -426,9 +479,9 @@ class ChatApp:
             fresh.earlier = [*fresh.earlier, (state.session, state.messages)][-MAX_CHATS:]
         for turn in session.history():
             if turn.parent is None:
-                fresh.say("user", html.escape(turn.prompt_after, quote=False))
+                fresh.say("user", as_text(turn.prompt_after))
             else:
-                fresh.say("user", html.escape(turn.instruction, quote=False))
+                fresh.say("user", as_text(turn.instruction))
                 fresh.say("assistant", diff_html(turn.prompt_before, turn.prompt_after))
         fresh.say("assistant", f"Loaded a chat of {len(session)} turns. Tell me what to change next.")
         return self.view(fresh, seed=session.seed)
@@ -437,7 +490,7 @@ class ChatApp:
         """Steps, guidance, negative prompt and size of a backend, for the controls, and its note.
         A backend that cannot load here (offline, not downloaded) is said at once."""
         try:
-            spec = get_backend(backend)
+            spec = get_backend(self.check_backend(backend))
         except DiffChatError as e:
             gr.Warning(str(e))
             return gr.skip(), gr.skip(), gr.skip(), gr.skip(), WARN + html.escape(str(e), quote=False)
@@ -470,11 +523,12 @@ def backend_note(spec) -> str:
 def build_chat_tab(app: ChatApp) -> None:
     """The chat tab's components and events (call inside a gr.Blocks / gr.Tab)."""
     spec = get_backend(app.backend)
-    state = gr.State(ChatState())
+    state = gr.State(ChatState(), time_to_live=STATE_TTL, delete_callback=ChatState.close)
     with gr.Row(equal_height=False):
         with gr.Column(scale=5, min_width=360):
             chat = gr.Chatbot(value=ChatState().messages, elem_id="chat", height=460, show_label=False,
-                              buttons=["copy"], feedback_options=None, group_consecutive_messages=False)
+                              buttons=["copy"], feedback_options=None, group_consecutive_messages=False,
+                              render_markdown=False, latex_delimiters=[])  # user text: never markup
             with gr.Row():
                 instruction = gr.Textbox(placeholder="A prompt to start, then what to change…", show_label=False,
                                          elem_id="instruction", scale=6, autofocus=True, submit_btn=False)
@@ -496,8 +550,9 @@ def build_chat_tab(app: ChatApp) -> None:
                                     elem_id="prompt")
                 render = gr.Button("Render", elem_id="render", scale=1, min_width=80)
             with gr.Row(equal_height=True):
-                backend = gr.Dropdown([(backend_label(n), n) for n in BACKENDS], value=app.backend, label="Backend",
-                                      elem_id="backend", allow_custom_value=True, scale=4, min_width=260)
+                backend = gr.Dropdown([(backend_label(n), n) for n in (app.allowed_backends or BACKENDS)],
+                                      value=app.backend, label="Backend", elem_id="backend",
+                                      allow_custom_value=app.allowed_backends is None, scale=4, min_width=260)
                 seed_mode = gr.Radio(SEED_MODES, value=SEED_MODES[0], label="Seed", elem_id="seed-mode", scale=3)
                 seed = gr.Number(value=0, precision=0, minimum=0, label="Seed value", elem_id="seed", scale=1)
             review = gr.Checkbox(label="Let me check each new prompt before rendering", value=False,
@@ -530,8 +585,10 @@ def build_chat_tab(app: ChatApp) -> None:
 
     controls = [backend, seed_mode, seed, steps, guidance, negative, size, strength]
     view = [state, chat, before, current, history, prompt, seed]
+    # `send` has no concurrency limit: a starting prompt, a command or a question never waits behind
+    # other users' edits (a local editor runs one edit at a time by itself; a remote one is network)
     gr.on([send.click, instruction.submit], app.send, [instruction, state, *controls], [*view, instruction],
-          show_progress_on=[chat]).then(
+          show_progress_on=[chat], concurrency_limit=None).then(
         app.render, [state, prompt, review, *controls], view, show_progress_on=[current])
     render.click(app.render_prompt, [state, prompt, *controls], view, show_progress_on=[current])
     undo.click(app.undo, state, view)

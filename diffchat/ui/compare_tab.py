@@ -1,15 +1,24 @@
-"""Compare tab: annotators pick the better of two edits (left / tie / right), stored in SQLite."""
+"""Compare tab: annotators pick the better of two edits (left / tie / right), stored by a vote store.
+
+Item text and annotator names are shown as text (HTML-escaped), never as Markdown or HTML. Item
+images are handed to Gradio as copies in its own cache named by content (`served_copy`), so the app
+serves no file of the items folder itself and an image's URL tells neither its method nor its side.
+"""
 from __future__ import annotations
 
+import atexit
+import html
 import random
+import shutil
 import tempfile
 from pathlib import Path
 
 import gradio as gr
 
 from ..errors import DiffChatError
+from ..storage.annotators import Annotators
 from ..storage.items import Item
-from ..storage.votes import VoteStore
+from ..storage.votes import VoteStore, clean_name
 from .results import pair_rates, plot_rates
 
 # Keyboard shortcuts: 1 / ← left, 2 / ↓ / T tie, 3 / → right, S skip, B back (not while typing).
@@ -31,6 +40,20 @@ document.addEventListener("keydown", (e) => {
 """
 
 
+def served_copy(path: Path) -> str:
+    """A copy of an item image in Gradio's cache, named by its content only (made once)."""
+    from gradio.processing_utils import hash_file
+    from gradio.utils import get_upload_folder
+
+    dst = Path(get_upload_folder()) / hash_file(path) / f"image{path.suffix.lower()}"
+    if not dst.is_file():
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dst.with_name(f".{dst.name}.{random.getrandbits(32):08x}")
+        shutil.copyfile(path, tmp)
+        tmp.replace(dst)
+    return str(dst)
+
+
 class CompareApp:
     """The compare tab's logic; handlers take and return plain values (testable without a browser).
 
@@ -39,8 +62,10 @@ class CompareApp:
     """
 
     def __init__(self, store: VoteStore, items: list[Item] | None, seed: int | None = None,
-                 focus: str | None = "diffchat"):
+                 focus: str | None = "diffchat", annotators: Annotators | None = None):
         self.store = store
+        self.annotators = annotators or Annotators()
+        self._exports: Path | None = None
         self.items = {item.id: item for item in items or []}
         self.rng = random.Random(seed)
         self.focus = focus  # the method whose win rate the results show, in pairs that hold it
@@ -57,15 +82,25 @@ class CompareApp:
     # ---- handlers -----------------------------------------------------------------------------
 
     def start(self, name: str, state: dict):
-        """Set the annotator and show their first unvoted item."""
-        name = (name or "").strip()
-        if not name:
+        """Set the annotator (by name, or by token when the campaign has tokens) and show their
+        first unvoted item."""
+        if self.annotators.required:
+            name = self.annotators.name_for(name)
+            if name is None:
+                gr.Warning("That annotator token is not known. Use the token the organisers gave you.")
+                return state, *self.view(state)
+        elif not (name or "").strip():
             gr.Warning("Please enter your name (any nickname) so your votes can be told apart.")
             return state, *self.view(state)
         if not self.items:
             gr.Warning("No comparison items are loaded. Start the app with --items path/to/items.jsonl.")
             return state, *self.view(state)
-        voted = self.store.voted_keys(name)
+        try:
+            name = clean_name(name)
+            voted = self.store.voted_keys(name)
+        except DiffChatError as e:
+            gr.Warning(str(e))
+            return state, *self.view(state)
         queue = [t for t in self.tasks() if t not in voted]
         self.rng.shuffle(queue)
         state = {**self.new_state(), "annotator": name, "queue": queue}
@@ -111,43 +146,80 @@ class CompareApp:
         return state, *self.view(state)
 
     def view(self, state: dict):
-        """(setup visible, voting visible, status markdown, instruction markdown, raw, left, right)."""
+        """(setup visible, voting visible, status HTML, instruction HTML, raw, left, right); every
+        piece of item text and the annotator's name is escaped."""
         if not state.get("annotator"):
             return gr.update(visible=True), gr.update(visible=False), "", "", None, None, None
         task = state.get("current")
-        who = f"Annotating as **{state['annotator']}** · {len(state['history'])} voted this session"
+        who = (f"Annotating as <b>{html.escape(state['annotator'])}</b> · "
+               f"{len(state['history'])} voted this session")
         if task is None:
             done = "All items are done. Thank you!" if self.items else "No items are loaded."
             return gr.update(visible=False), gr.update(visible=True), f"{who} · {done}", "", None, None, None
         item = self.items[task["item"]]
         left_count = len(state["queue"]) + 1
         status = f"{who} · {left_count} left"
-        text = f"### Instruction: “{item.instruction}”\n<small>Original prompt: {item.raw_prompt}</small>"
-        return (gr.update(visible=False), gr.update(visible=True), status, text,
-                str(item.raw_image), str(item.images[task["left"]]), str(item.images[task["right"]]))
+        text = (f"<h3>Instruction: “{html.escape(item.instruction)}”</h3>"
+                f"<small>Original prompt: {html.escape(item.raw_prompt)}</small>")
+        return (gr.update(visible=False), gr.update(visible=True), status, text, served_copy(item.raw_image),
+                served_copy(item.images[task["left"]]), served_copy(item.images[task["right"]]))
 
-    def results(self):
-        rates = pair_rates(self.store.votes(), focus=self.focus)
-        table = [r.as_row() for r in rates]
-        return plot_rates(rates), table, f"{self.store.count()} votes in `{self.store.path}`"
+    def _admin(self, token: str | None, ask: bool = True) -> bool:
+        """Whether `token` opens the results; if not, a warning (for no token only when `ask`)."""
+        if self.annotators.is_admin(token):
+            return True
+        if (token or "").strip():
+            gr.Warning("That admin token is not right.")
+        elif ask:
+            gr.Warning("The results and exports need the admin token.")
+        return False
 
-    def export(self, fmt: str) -> str:
-        out = Path(tempfile.mkdtemp(prefix="diffchat-votes-")) / f"votes.{fmt}"
-        return str(self.store.export_csv(out) if fmt == "csv" else self.store.export_jsonl(out))
+    def results(self, admin_token: str | None = None):
+        """(chart, table, summary); behind the admin token when one is set."""
+        if not self._admin(admin_token, ask=False):  # opening the tab just shows where to type it
+            return plot_rates([]), [], "Enter the admin token to see the results."
+        try:
+            votes = self.store.votes()
+        except DiffChatError as e:
+            gr.Warning(str(e))
+            return plot_rates([]), [], str(e)
+        rates = pair_rates(votes, focus=self.focus)
+        return plot_rates(rates), [r.as_row() for r in rates], f"{len(votes)} votes stored."
+
+    def export(self, fmt: str, admin_token: str | None = None) -> str | None:
+        if not self._admin(admin_token):
+            return None
+        if self._exports is None:  # one folder for every export of this app, removed at exit
+            self._exports = Path(tempfile.mkdtemp(prefix="diffchat-votes-"))
+            atexit.register(shutil.rmtree, self._exports, True)
+        out = self._exports / f"votes.{fmt}"
+        tmp = out.with_name(f".{out.name}.{random.getrandbits(32):08x}")
+        try:
+            self.store.export_csv(tmp) if fmt == "csv" else self.store.export_jsonl(tmp)
+            tmp.replace(out)  # a download in progress keeps the whole earlier file
+            return str(out)
+        except DiffChatError as e:
+            tmp.unlink(missing_ok=True)
+            gr.Warning(str(e))
+            return None
 
 
 def build_compare_tab(app: CompareApp) -> None:
     """The compare tab's components and events (call inside a gr.Blocks / gr.Tab)."""
     state = gr.State(CompareApp.new_state())
+    tokens = app.annotators.required
     with gr.Column(visible=True) as setup:
         gr.Markdown("Compare two edits of the same image: which one follows the instruction better "
-                    "while keeping the rest of the picture? Enter your name once to begin.")
+                    "while keeping the rest of the picture? Enter your "
+                    f"{'annotator token' if tokens else 'name'} once to begin.")
         with gr.Row():
-            name = gr.Textbox(label="Your name", placeholder="e.g. alice", elem_id="annotator", scale=4)
+            name = gr.Textbox(label="Your annotator token" if tokens else "Your name",
+                              placeholder="the token you were given" if tokens else "e.g. alice",
+                              type="password" if tokens else "text", elem_id="annotator", scale=4)
             start = gr.Button("Start annotating", variant="primary", elem_id="annotator-start", scale=1)
     with gr.Column(visible=False) as voting:
-        status = gr.Markdown(elem_id="compare-status")
-        instruction = gr.Markdown(elem_id="compare-instruction")
+        status = gr.HTML(elem_id="compare-status")
+        instruction = gr.HTML(elem_id="compare-instruction")
         with gr.Row(equal_height=True):
             image = dict(type="filepath", interactive=False, height=340, buttons=["fullscreen"])
             raw = gr.Image(label="Original", elem_id="compare-raw", **image)
@@ -169,9 +241,12 @@ def build_compare_tab(app: CompareApp) -> None:
     back.click(app.back, [state], outputs, concurrency_limit=None)
 
 
-def build_results_tab(app: CompareApp) -> list:
-    """Win/tie/lose chart and table per method pair, with CSV / JSONL export."""
+def build_results_tab(app: CompareApp) -> tuple[list, list]:
+    """Win/tie/lose chart and table per method pair, with CSV / JSONL export (behind the admin
+    token when one is set). Returns (inputs, outputs) of the refresh, for the tab's select event."""
     gr.Markdown("Human preference per method pair (share of votes the first method wins, ties, loses).")
+    admin = gr.Textbox(label="Admin token", type="password", elem_id="admin-token",
+                       visible=app.annotators.results_locked)
     plot = gr.Plot(label="Preference", elem_id="results-plot")
     table = gr.Dataframe(headers=["Pair", "Win", "Tie", "Lose", "Votes"], interactive=False,
                          elem_id="results-table")
@@ -181,7 +256,8 @@ def build_results_tab(app: CompareApp) -> list:
         csv_button = gr.Button("Export CSV")
         jsonl_button = gr.Button("Export JSONL")
     export = gr.File(label="Export", interactive=False, height=90)
-    refresh.click(app.results, None, [plot, table, summary])
-    csv_button.click(lambda: app.export("csv"), None, export)
-    jsonl_button.click(lambda: app.export("jsonl"), None, export)
-    return [plot, table, summary]
+    outputs = [plot, table, summary]
+    gr.on([refresh.click, admin.submit], app.results, [admin], outputs)
+    csv_button.click(lambda token: app.export("csv", token), [admin], export)
+    jsonl_button.click(lambda token: app.export("jsonl", token), [admin], export)
+    return [admin], outputs

@@ -1,5 +1,6 @@
 """Real-browser fixtures: `python app.py --backend tiny` on a free loopback port in a subprocess,
 and Debian's Chromium driven headless by Playwright."""
+import contextlib
 import json
 import os
 import socket
@@ -66,19 +67,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def app_server(tmp_path_factory):
-    """The real app (`python app.py`) with the tiny backend and the shipped editor; yields
-    (url, db path)."""
-    root = tmp_path_factory.mktemp("app")
-    items, db, log = write_items(root / "items"), root / "votes.sqlite", root / "server.log"
+@contextlib.contextmanager
+def running_app(root: Path, *args: str, env: dict | None = None):
+    """`python app.py --backend tiny ...args` on a free loopback port; yields (url, process). Its
+    output goes to root/server.log (appended: a restarted app keeps the earlier log)."""
+    log = root / "server.log"
     port = free_port()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False",
-           "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
-    env.pop("DIFFCHAT_DB", None)
-    cmd = [sys.executable, "app.py", "--backend", "tiny", "--host", "127.0.0.1", "--port", str(port),
-           "--db", str(db), "--items", str(items)]
-    with open(log, "w") as out:
+           "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", **(env or {})}
+    for var in ("DIFFCHAT_DB", "DATABASE_URL", "DIFFCHAT_ANNOTATORS", "DIFFCHAT_ADMIN_TOKEN"):
+        env.pop(var, None)  # the flags given decide
+    cmd = [sys.executable, "app.py", "--backend", "tiny", "--host", "127.0.0.1", "--port", str(port), *args]
+    with open(log, "a") as out:
         proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     try:
@@ -95,14 +95,31 @@ def app_server(tmp_path_factory):
             if time.monotonic() > deadline:
                 pytest.fail(f"app.py did not answer within {STARTUP_TIMEOUT_S}s:\n{log.read_text()[-3000:]}")
             time.sleep(0.5)
-        yield url, db
+        yield url, proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
         print(f"--- app.py log ---\n{log.read_text()[-2000:]}")
+
+
+@pytest.fixture
+def app_launcher():
+    """(running_app, write_items), for tests that start the app with flags of their own."""
+    return running_app, write_items
+
+
+@pytest.fixture(scope="session")
+def app_server(tmp_path_factory):
+    """The real app (`python app.py`) with the tiny backend and the shipped editor; yields
+    (url, db path)."""
+    root = tmp_path_factory.mktemp("app")
+    items, db = write_items(root / "items"), root / "votes.sqlite"
+    with running_app(root, "--db", str(db), "--items", str(items)) as (url, _):
+        yield url, db
 
 
 @pytest.fixture(scope="session")

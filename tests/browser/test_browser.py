@@ -1,6 +1,7 @@
 """The app in a real browser: a three-turn chat with undo, and two annotators voting at once.
 Skipped (by the `browser` fixture) only where /usr/bin/chromium is missing."""
 import io
+import json
 import re
 import sqlite3
 
@@ -106,10 +107,18 @@ def start_annotating(context, url, name):
     return page
 
 
-def shown(page) -> tuple[str, str]:
-    """(item id, method on the left), read from the image file names (<method>_<i>.png)."""
-    method, i = re.search(r"(\w+)_(\d+)\.png", page.get_attribute("#compare-left img", "src")).groups()
-    return f"item-{i}", method
+def shown(page, items) -> tuple[str, str]:
+    """(item id, method on the left): the item by its instruction, the method by comparing the left
+    image with that item's files; the image URL tells neither."""
+    src = page.get_attribute("#compare-left img", "src")
+    assert not re.search(r"(diffchat|base|raw)_\d", src)
+    left = np.asarray(Image.open(io.BytesIO(page.request.get(src).body())).convert("RGB"))
+    text = page.inner_text("#compare-instruction")
+    [row] = [r for r in map(json.loads, (items / "items.jsonl").read_text().splitlines())
+             if f"“{r['instruction']}”" in text]
+    [method] = [m for m, f in row["images"].items()
+                if np.array_equal(np.asarray(Image.open(items / f).convert("RGB")), left)]
+    return row["id"], method
 
 
 def wait_votes(page, n):
@@ -125,7 +134,7 @@ def test_two_annotators_vote_at_once(browser, app_server, screenshot_dir):
     seen = {"alice": {}, "bob": {}}
     for k in range(1, 4):
         for name, page in (("alice", alice), ("bob", bob)):
-            item, left = shown(page)
+            item, left = shown(page, db.parent / "items")
             seen[name][item] = left
         alice.keyboard.press("1")  # keyboard shortcut: left is better
         bob.click("#vote-right")  # both votes in flight at once
@@ -144,7 +153,7 @@ def test_two_annotators_vote_at_once(browser, app_server, screenshot_dir):
 
     alice.click("#vote-back")  # change the last vote: the row is updated, not duplicated
     alice.wait_for_selector("#compare-left img")
-    item, _ = shown(alice)
+    item, _ = shown(alice, db.parent / "items")
     alice.click("#vote-tie")
     wait_votes(alice, 3)
     with sqlite3.connect(db) as con:
@@ -157,3 +166,52 @@ def test_two_annotators_vote_at_once(browser, app_server, screenshot_dir):
     alice.screenshot(path=str(screenshot_dir / "screenshot-results.png"), full_page=True)
     alice_ctx.close()
     bob_ctx.close()
+
+
+def test_untrusted_text_is_shown_as_text_and_fetches_nothing(browser, app_server, tmp_path, screenshot_dir):
+    """Markdown images and HTML in a typed message and in a shared session zip are shown as typed;
+    the browser never asks the address in them for anything."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from diffchat.session import ChatSession
+    from diffchat.ui.session_zip import pack_session
+
+    hits = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            hits.append(self.path)
+            self.send_response(404)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    spy = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=spy.serve_forever, daemon=True).start()
+    host = f"127.0.0.1:{spy.server_address[1]}"
+    hostile = f"![t](http://{host}/md.png) <img src=http://{host}/tag.png> **bold**"
+    try:
+        url, _ = app_server
+        page = open_app(browser, url)
+        send(page, "a lighthouse " + hostile)
+        user = page.locator("#chat [data-testid=user]").last
+        assert user.inner_text().strip() == "a lighthouse " + hostile
+        assert user.locator("img, strong").count() == 0
+
+        shared = ChatSession()
+        shared.start("a quiet harbour", seed=3, backend="tiny", image=Image.new("RGB", (64, 64), (20, 60, 120)))
+        shared.add_turn("add " + hostile, "a quiet harbour, boats", image=Image.new("RGB", (64, 64), (30, 70, 130)))
+        zip_path = pack_session(shared, tmp_path / "shared.zip")
+        page.click("#files")
+        page.set_input_files("#load-session input[type=file]", str(zip_path))
+        page.wait_for_function("document.querySelector('#chat').innerText.includes('Loaded a chat of 2 turns')")
+        assert page.locator("#chat [data-testid=user]").last.inner_text().strip() == "add " + hostile
+        assert page.locator("#chat .message-wrap img, #chat strong").count() == 0
+        page.screenshot(path=str(screenshot_dir / "screenshot-chat-untrusted.png"), full_page=True)
+        page.wait_for_timeout(1000)
+        assert hits == [], f"the browser fetched {hits} from an address in untrusted text"
+        page.close()
+    finally:
+        spy.shutdown()
