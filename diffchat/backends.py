@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .errors import BackendError
+from .errors import BackendError, ModelLoadError
 
 
 @dataclass(frozen=True)
@@ -105,3 +105,40 @@ def get_backend(name_or_id: str | BackendSpec | None) -> BackendSpec:
         return replace(BACKENDS["sd15"], name=name, model_id=name, kind=kind, width=None, height=None,
                        sdxl=sdxl, guidance=5.0 if sdxl else 7.5, description=f"Hub model {name}.")
     raise _unknown(name)
+
+
+def availability(spec: str | BackendSpec) -> str:
+    """"local" (built here, or a folder), "downloaded" (in the Hub cache), "download" (the Hub is
+    reachable) or "offline" (neither downloaded nor reachable: it cannot load)."""
+    from .hub import hub_reachable, is_cached, is_hub_id
+
+    spec = get_backend(spec)
+    if spec.tiny or not is_hub_id(spec.model_id):
+        return "local"
+    if is_cached(spec.model_id):
+        return "downloaded"
+    return "download" if hub_reachable() else "offline"
+
+
+_MARKS = {"local": "built locally", "downloaded": "downloaded", "download": "downloads on first use",
+          "offline": "not downloaded · offline"}
+
+
+def backend_label(spec: str | BackendSpec) -> str:
+    """The backend's name with where its weights are, e.g. 'sdxl (not downloaded · offline)'."""
+    spec = get_backend(spec)
+    mark = "test model: noise images" if spec.tiny else _MARKS[availability(spec)]
+    return f"{spec.name} ({mark})"
+
+
+def require_available(spec: str | BackendSpec) -> BackendSpec:
+    """The spec, or a ModelLoadError at once when its weights are not here and the Hub is unreachable."""
+    from .hub import OFFLINE_HINT
+
+    spec = get_backend(spec)
+    if availability(spec) == "offline":
+        local = ", ".join(TINY_BACKENDS[:2])
+        raise ModelLoadError(f"The backend '{spec.name}' ({spec.model_id}) cannot load: {OFFLINE_HINT}. "
+                           f"Use {local} (tiny test models, work offline) or a local pipeline folder, "
+                           "or connect and try again.")
+    return spec

@@ -7,7 +7,8 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from .errors import DiffChatError, load_failure
+from .errors import DiffChatError, ModelLoadError, load_failure
+from .hub import OFFLINE_HINT, unavailable
 from .render import load_image
 
 DEFAULT_CAPTIONER = "Salesforce/blip-image-captioning-base"
@@ -32,6 +33,9 @@ class Captioner:
             from .tiny import ensure_tiny
 
             source = str(ensure_tiny("tiny-captioner"))
+        if unavailable([source]):
+            raise ModelLoadError(f"Could not load the captioner '{model_id}': {OFFLINE_HINT}. Use 'tiny' (a test "
+                                 "model with random weights) or a local folder, or type a starting prompt instead.")
         try:
             processor = AutoProcessor.from_pretrained(source)
             model = AutoModelForImageTextToText.from_pretrained(source, dtype=dtype).to(device).eval()
@@ -39,6 +43,11 @@ class Captioner:
             raise load_failure("captioner", source, model_id, "pass a local folder or use 'tiny'", e,
                                named="captioner ") from e
         return cls(model, processor, device, model_id)
+
+    @property
+    def random_weights(self) -> bool:
+        """The tiny test captioner: random weights, its words describe nothing."""
+        return self.name == "tiny"
 
     @torch.inference_mode()
     def caption(self, image: Image.Image | str | Path, max_new_tokens: int = 30) -> str:

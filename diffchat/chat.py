@@ -23,6 +23,27 @@ Progress = Callable[[int, int], None] | None
 UNCHANGED = ("I could not turn '{instruction}' into a change of the prompt. Try saying it another way, "
              "e.g. 'replace the X with a Y' or 'make it snowy', or write the new prompt yourself in review mode.")
 START_QUESTION = "Describe the image you want to create, for example 'a horse in a field at sunset'."
+MAX_PROMPT_CHARS = 1000  # a starting prompt: longer ones are cut at a word (and the user is told)
+MAX_INSTRUCTION_CHARS = 300  # an instruction: longer ones are refused before any editing work
+MAX_MESSAGE_CHARS = 50_000  # any text longer than this (no pasted page is) is refused, not cut
+
+
+def bound_message(text: str, *, start: bool) -> tuple[str, str | None]:
+    """(the text to use, a note for the user or None). A starting prompt over MAX_PROMPT_CHARS is cut
+    at a word; an instruction over MAX_INSTRUCTION_CHARS, or any text over MAX_MESSAGE_CHARS, is
+    refused (InvalidInput), so a pasted page never costs minutes of editing or rendering."""
+    if len(text) > MAX_MESSAGE_CHARS:
+        raise InvalidInput(f"This text is too long ({len(text):,} characters, at most {MAX_MESSAGE_CHARS:,}). "
+                           f"A prompt can be at most {MAX_PROMPT_CHARS:,} characters: shorten it and send it again.")
+    if not start and len(text) > MAX_INSTRUCTION_CHARS:
+        raise InvalidInput(f"This instruction is {len(text):,} characters long; instructions can be at most "
+                           f"{MAX_INSTRUCTION_CHARS}. Say the change in a sentence (e.g. 'make it snowy'), or "
+                           "write the whole new prompt in the Prompt box and press Render.")
+    if len(text) <= MAX_PROMPT_CHARS:
+        return text, None
+    cut = text[:MAX_PROMPT_CHARS + 1].rsplit(" ", 1)[0] if " " in text[:MAX_PROMPT_CHARS] else text[:MAX_PROMPT_CHARS]
+    return cut, (f"Your prompt was {len(text):,} characters long; I used its first {len(cut):,} (up to "
+                 f"'…{cut[-30:].lstrip()}'). Prompts can be at most {MAX_PROMPT_CHARS:,} characters.")
 
 
 @dataclass
@@ -127,7 +148,11 @@ class ChatController:
             if self.session.is_empty:
                 if not text:
                     return Reply("clarify", START_QUESTION)
-                return self._start(text, render=render, progress=progress)
+                text, note = bound_message(text, start=True)
+                reply = self._start(text, render=render, progress=progress)
+                reply.text = f"{note}\n{reply.text}" if note else reply.text
+                return reply
+            text, _ = bound_message(text, start=False)
             prompt, question = self._edit_or_question(text)
             if question:
                 return self._reply("clarify", question, image=None)
@@ -144,7 +169,7 @@ class ChatController:
             if not text:
                 raise InvalidInput(START_QUESTION)
             return text
-        prompt, question = self._edit_or_question(text)
+        prompt, question = self._edit_or_question(bound_message(text, start=False)[0])
         if question:
             raise InvalidInput(question)
         return prompt
@@ -246,8 +271,8 @@ class ChatController:
 
     def _command(self, command: str) -> Reply:
         previous = self.session.current_image
-        if command == "reset":
-            self.session.reset()
+        if command == "reset":  # a new session; the old one is left as it was (its images too)
+            self.session = ChatSession()
             return self._reply("reset", "Starting over. " + START_QUESTION, previous=previous)
         turn = self.session.undo() if command == "undo" else self.session.redo()
         verb = "Went back to" if command == "undo" else "Back again to"

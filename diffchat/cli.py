@@ -118,16 +118,31 @@ def cmd_render(a) -> None:
     print(out)
 
 
+def _free_folder(base: Path, avoid: Path | None = None) -> Path:
+    """`base`, or `base-2`, `base-3`, ...: the first folder that holds no saved chat and is not `avoid`."""
+    folder, n = base, 1
+    while (folder / "session.json").exists() or folder == avoid:
+        n += 1
+        folder = base.with_name(f"{base.name}-{n}")
+    return folder
+
+
 def cmd_chat(a) -> None:
     from .chat import ChatController
+    from .intent import parse_command
+    from .long_prompt import long_prompt_note
     from .render import Renderer
     from .session import ChatSession
 
     session = ChatSession.load(a.load) if a.load else None
-    controller = ChatController(_load_editor(a), Renderer(device=a.device), session,
-                                backend=a.backend, seed=a.seed)
-    folder = Path(a.session_dir) if a.session_dir else (
+    editor, renderer = _load_editor(a), Renderer(device=a.device)
+    controller = ChatController(editor, renderer, session, backend=a.backend, seed=a.seed)
+    base = Path(a.session_dir) if a.session_dir else (
         Path(a.load) if a.load else _data_path("sessions", time.strftime("%Y%m%d-%H%M%S")))
+    # a chat is never saved over another one: a folder already holding a chat (not the one loaded) is
+    # left alone, and "start over" moves on to a new folder, so every image path printed stays valid
+    folder = base if a.load and base.resolve() == Path(a.load).resolve() else _free_folder(base)
+    earlier: list[Path] = []  # folders of the chats left by "start over"; "undo" goes back to them
     print("DiffChat: type a starting prompt, then instructions ('make it snowy'). "
           "Commands: undo, redo, start over, quit.")
     while True:
@@ -139,17 +154,37 @@ def cmd_chat(a) -> None:
             break
         if not message:
             continue
+        head = controller.session.current
+        if parse_command(message) == "undo" and earlier and (head is None or head.parent is None):
+            if head is not None:
+                print(f"diffchat> This chat stays saved in {folder}.")
+            folder = earlier.pop()
+            controller = ChatController(editor, renderer, ChatSession.load(folder))
+            print(f"diffchat> Back to the chat before 'start over' (saved in {folder}).")
+            print(f"prompt: {controller.session.current_prompt}")
+            continue
         bar, callback = _progress_bar()
         reply = controller.handle(message, progress=callback)
         bar.close()
         print(f"diffchat> {reply.text}")
+        if reply.kind == "reset" and head is not None:
+            earlier.append(folder)
+            folder = _free_folder(base, avoid=folder)
+            print(f"diffchat> The last chat stays saved in {earlier[-1]} (type undo to go back to it); "
+                  f"this one will be saved in {folder}.")
         if reply.prompt:
             print(f"prompt: {reply.prompt}")
-        if reply.kind not in ("error", "clarify"):
+            note = long_prompt_note(reply.prompt) if reply.kind in ("start", "edit") else None
+            if note:
+                print(f"note: {note}")
+        if reply.kind not in ("error", "clarify") and not controller.session.is_empty:
             controller.session.save(folder)
             if reply.turn is not None and reply.turn.image:
                 print(f"image: {folder / 'images' / reply.turn.image}")
-    print(f"Session saved in {folder}")
+    if not controller.session.is_empty:
+        print(f"Session saved in {folder}")
+    for old in earlier:
+        print(f"Earlier chat saved in {old}")
 
 
 def _data_path(kind: str, name: str) -> Path:

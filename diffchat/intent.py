@@ -154,8 +154,13 @@ def prompt_subject(prompt: str) -> str | None:
 
 
 def _quote(prompt: str, limit: int = 60) -> str:
+    """The prompt, or its start cut at a word and ended with an ellipsis."""
     prompt = " ".join(prompt.split())
-    return prompt if len(prompt) <= limit else prompt[: limit - 1].rstrip() + "\u2026"
+    if len(prompt) <= limit:
+        return prompt
+    cut = prompt[:limit]
+    cut = cut.rsplit(" ", 1)[0] if prompt[limit] != " " and " " in cut else cut
+    return cut.rstrip(" ,;:.") + "\u2026"
 
 
 def clarifying_question(instruction: str, prompt: str | None = None) -> str | None:

@@ -12,8 +12,9 @@ from typing import Callable
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from .backends import BackendSpec, get_backend
+from .backends import BackendSpec, get_backend, require_available
 from .errors import BackendError, DiffChatError, InvalidInput, RenderError, load_failure
+from .long_prompt import encode_long, is_long
 
 MIN_SIZE, MAX_SIZE = 64, 2048
 MAX_STEPS = 500
@@ -109,6 +110,7 @@ class Renderer:
         from diffusers import AutoPipelineForText2Image, StableDiffusionInstructPix2PixPipeline
 
         cls = StableDiffusionInstructPix2PixPipeline if spec.kind == "ip2p" else AutoPipelineForText2Image
+        require_available(spec)  # offline and not downloaded: say so now, not after the Hub's retries
         source = self._source(spec)
         try:
             pipe = cls.from_pretrained(source, dtype=self.dtype)
@@ -168,6 +170,17 @@ class Renderer:
                     torch.cuda.empty_cache()
             return found
 
+    @staticmethod
+    def _text(pipe, prompt: str, negative: str) -> dict:
+        """The pipeline's text arguments: the prompts as they are, or, when one is over CLIP's 75
+        tokens, their embeddings encoded in chunks (diffchat.long_prompt) so no word is cut off."""
+        if is_long(prompt, pipe.tokenizer) or is_long(negative, pipe.tokenizer):
+            try:
+                return encode_long(pipe, prompt, negative)
+            except Exception as e:
+                raise RenderError(f"Could not encode the long prompt: {type(e).__name__}: {e}") from e
+        return dict(prompt=prompt, negative_prompt=negative or None)
+
     # --- rendering -----------------------------------------------------------------------------
 
     def render(
@@ -216,12 +229,13 @@ class Renderer:
         with self._lock:
             spec, pipe = self._get(spec)
             args = dict(num_inference_steps=steps, guidance_scale=float(guidance),
-                        negative_prompt=negative_prompt or None,
                         generator=torch.Generator("cpu").manual_seed(seed))
             _check_inputs(spec, prompt, instruction, init_image)  # the loaded class may have changed `kind`
             if spec.kind == "ip2p":
-                args.update(prompt=instruction.strip(), image=image, image_guidance_scale=float(image_guidance))
+                args.update(prompt=instruction.strip(), image=image, image_guidance_scale=float(image_guidance),
+                            negative_prompt=negative_prompt or None)
             elif init_image is not None:
+                args.update(self._text(pipe, prompt.strip(), negative_prompt or ""))
                 if spec.name not in self._img2img:
                     from diffusers import AutoPipelineForImage2Image
 
@@ -229,9 +243,9 @@ class Renderer:
                 pipe = self._img2img[spec.name]
                 if int(steps * strength) < 1:  # img2img runs int(steps * strength) steps
                     args["num_inference_steps"] = math.ceil(1 / strength)
-                args.update(prompt=prompt.strip(), image=image, strength=float(strength))
+                args.update(image=image, strength=float(strength))
             else:
-                args.update(prompt=prompt.strip(), width=width, height=height)
+                args.update(self._text(pipe, prompt.strip(), negative_prompt or ""), width=width, height=height)
             if progress is not None:
                 def on_step(p, step, timestep, kwargs):
                     progress(step + 1, p.num_timesteps)

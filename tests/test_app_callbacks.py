@@ -12,7 +12,7 @@ import app as app_module
 from diffchat.storage import VoteStore, load_items
 from diffchat.ui import (AppConfig, BackgroundLoader, ChatApp, ChatState, CompareApp, build_demo, editor_loader,
                          launch_kwargs)
-from diffchat.ui.chat_tab import MANUAL_INSTRUCTION, WELCOME, diff_html, parse_size
+from diffchat.ui.chat_tab import MANUAL_INSTRUCTION, PLACEHOLDER_PROMPT, WARN, WELCOME, diff_html, parse_size
 
 C = ["tiny", "fixed", 7, 4, 5.0, "", "backend default", 0.6]  # backend, seed mode, seed, steps, guidance, ...
 
@@ -67,7 +67,7 @@ def test_three_turns_with_diff_undo_redo_and_branch(chat):
 
     out = turn(chat, state, "add a red umbrella")
     third = state.session.current
-    assert third.id == 2 and len(out[4]) == 3 and out[4][2][1].startswith("▶ 2.")
+    assert third.id == 2 and len(out[4]) == 3 and out[4][2][1] == "\u25b6 2 · add a red umbrella"
 
     out = chat.undo(state)
     assert state.session.head == 1 and "Went back to" in state.messages[-1]["content"]
@@ -78,10 +78,27 @@ def test_three_turns_with_diff_undo_redo_and_branch(chat):
     assert state.session.head == 0 and out[2] is None and same(out[3], first_image)
     turn(chat, state, "turn the cat into a dog")
     assert [t.id for t in state.session.children(0)] == [1, 3]  # a new branch; turn 1 is kept
-    assert state.gallery_ids == [0, 1, 2, 3]
+    assert state.gallery_ids == [0, 1, 2, 3]  # each branch after the turn it came from
+    labels = [label for _, label in chat.view(state)[4]]
+    assert labels == ["0 · start", "1 · make it snowy", "2 · add a red umbrella", "\u25b6 3 \u2190 0 · turn the cat into a dog"]
 
+    old, old_messages = state.session, list(state.messages)
     chat.start_over(state)
-    assert state.session.is_empty and state.messages == [{"role": "assistant", "content": WELCOME}]
+    assert state.session.is_empty and state.messages[0] == {"role": "assistant", "content": WELCOME}
+    assert "Undo" in state.messages[-1]["content"] and len(old) == 4 and old.image_of(1) is not None
+    out = chat.undo(state)  # Start over is undone: the old chat comes back whole
+    assert state.session is old and state.session.head == 3 and same(out[3], old.image_of(3))
+    assert state.messages[:len(old_messages)] == old_messages
+    with pytest.warns(UserWarning, match="Nothing to redo"):
+        chat.redo(state)  # the new chat was empty: nothing to go forward to
+    assert state.session is old
+    chat.start_over(state)
+    turn(chat, state, "a dog on a beach")
+    new = state.session
+    chat.undo(state)  # at the start of the new chat: back to the old one
+    assert state.session is old
+    chat.redo(state)
+    assert state.session is new and state.session.current_prompt == "a dog on a beach"
 
 
 def test_typed_commands_and_clarifying_questions(chat):
@@ -94,7 +111,7 @@ def test_typed_commands_and_clarifying_questions(chat):
     assert len(state.session) == 1
     with pytest.warns(UserWarning, match="Nothing to undo"):
         chat.send("undo", state, *C)
-    assert state.session.head == 0 and state.messages[-1]["content"].startswith("⚠️")
+    assert state.session.head == 0 and state.messages[-1]["content"].startswith(WARN)
 
 
 def test_empty_message_and_bad_settings_keep_the_session(chat):
@@ -113,16 +130,21 @@ def test_empty_message_and_bad_settings_keep_the_session(chat):
     assert state.session.to_dict() == snapshot
 
 
-def test_render_failure_is_a_chat_reply_and_keeps_the_session(chat):
+def test_offline_backend_fails_at_once_and_keeps_the_view(chat):
     state = ChatState()
     turn(chat, state, "a lighthouse at dusk")
-    snapshot = state.session.to_dict()
-    offline = ["sd15", *C[1:]]  # needs a download: fails offline
-    chat.send("make it stormy", state, *offline)
-    with pytest.warns(UserWarning, match="sd15|stable-diffusion"):
-        chat.render(state, state.pending["proposal"], False, *offline)
-    assert state.messages[-1]["content"].startswith("⚠️")
-    assert state.session.to_dict() == snapshot and state.pending is not None  # can retry
+    snapshot, messages = state.session.to_dict(), list(state.messages)
+    offline = ["sd15", *C[1:]]  # needs a download: cannot load offline
+    with pytest.warns(UserWarning, match="'sd15'.*not downloaded.*Use tiny"):
+        out = chat.send("make it stormy", state, *offline)
+    assert out[-1] == "make it stormy" and out[5] == "a lighthouse at dusk"  # kept in the box; prompt = image's
+    assert state.pending is None and state.messages == messages and state.session.to_dict() == snapshot
+    with pytest.warns(UserWarning, match="not downloaded"):
+        chat.render_prompt(state, "a lighthouse in a storm", *offline)
+    assert state.messages[-1]["content"].startswith(WARN) and state.session.to_dict() == snapshot
+    with pytest.warns(UserWarning, match="not downloaded"):
+        assert "not downloaded" in chat.backend_defaults("sd15")[-1]  # said when it is chosen
+    assert "noise" in chat.backend_defaults("tiny")[-1]
 
 
 def test_a_library_crash_while_rendering_is_shown_not_raised(chat, monkeypatch):
@@ -150,7 +172,7 @@ def test_review_then_edit_by_hand(chat):
     head = state.session.current
     assert head.manual and head.instruction == "add a candle"
     assert head.prompt_after == "a bowl of fruit and a lit candle on a table"
-    assert state.messages[-1]["content"].startswith("✍️") and "<ins>candle</ins>" in state.messages[-1]["content"]
+    assert state.messages[-1]["content"].startswith("\u270e") and "<ins>candle</ins>" in state.messages[-1]["content"]
     chat.render_prompt(state, "a still life with a candle", *C)  # typed into the prompt box, no instruction
     assert state.session.current.instruction == MANUAL_INSTRUCTION and state.session.current.manual
 
@@ -162,8 +184,8 @@ def test_editor_that_cannot_load_is_shown_not_raised(renderer):
     assert len(state.session) == 1
     with pytest.warns(UserWarning, match="Model folder not found"):
         broken.send("make it autumn", state, *C)
-    assert len(state.session) == 1 and state.messages[-1]["content"].startswith("⚠️")
-    assert broken.editor_status().startswith("⚠️")
+    assert len(state.session) == 1 and state.messages[-1]["content"].startswith(WARN)
+    assert broken.editor_status().startswith(WARN)
 
 
 def test_start_from_uploaded_image(chat, tmp_path):
@@ -173,7 +195,8 @@ def test_start_from_uploaded_image(chat, tmp_path):
     out = chat.start_from_image(str(path), True, state, *C)
     new = out[0]
     assert new.session.source_image is not None and same(out[3], Image.open(path).convert("RGB"))
-    assert new.session.current_prompt and new.messages[-1]["content"].startswith("I see:")
+    # the tiny captioner has random weights: its words are never shown as a caption
+    assert new.session.current_prompt == PLACEHOLDER_PROMPT and "random weights" in new.messages[-1]["content"]
     turn(chat, new, "make it snowy")  # img2img from the source
     assert len(new.session) == 2 and new.session.current_image.size[0] % 8 == 0
 
@@ -320,3 +343,30 @@ def test_app_flags_and_env(monkeypatch, tmp_path):
     assert args.db == str(tmp_path / "env.sqlite") and args.backend == "tiny" and args.model is None
     args = app_module.parse_args(["--db", "x.sqlite", "--backend", "sd-turbo", "--model", "base", "--port", "9"])
     assert (args.db, args.backend, args.model, args.port) == ("x.sqlite", "sd-turbo", "base", 9)
+
+
+def test_long_input_is_said_bounded_and_shown_compactly(chat):
+    state = ChatState()
+    text = "a quiet harbour with fishing boats at dawn " * 480  # 20,640 characters
+    out = chat.send(text, state, *C)
+    assert out[-1] == "" and len(out[5]) <= 1000 and text.startswith(out[5] + " ")
+    assert "I used its first" in state.messages[-1]["content"]  # said, not silently cut
+    assert len(state.messages[-2]["content"]) < 600  # the user's message is shown by its start and length
+    chat.render(state, out[5], False, *C)
+    assert "This prompt is long" in state.messages[-1]["content"]  # over 77 CLIP tokens: encoded in chunks
+    instruction = "make the boats red " * 120
+    with pytest.warns(UserWarning, match="instructions can be at most 300"):
+        out = chat.send(instruction, state, *C)
+    assert out[-1] == instruction and state.pending is None  # kept in the box, nothing edited
+    html_diff = diff_html(state.session.current_prompt, "a red boat")
+    assert "removed words" in html_diff and len(html_diff) < 800
+
+
+def test_status_line_is_sent_only_when_it_changes(chat):
+    import gradio as gr
+
+    text = chat.editor_status()
+    out = chat.status_tick("Loading the editor…" if text != "Loading the editor…" else "")
+    assert out[0] == text and out[1] == text
+    out = chat.status_tick(text)
+    assert isinstance(out[0], type(gr.skip())) and out[1] == text  # unchanged: nothing is sent

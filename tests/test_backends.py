@@ -89,3 +89,34 @@ def test_clip_tokenizer_is_the_real_clip_bpe():
     # the ids CLIP ViT-L/14 gives "a photo of a cat"
     assert tok("a photo of a cat").input_ids == [49406, 320, 1125, 539, 320, 2368, 49407]
     assert tok.model_max_length == 77
+
+
+def test_offline_marks_and_fail_fast(tmp_path, monkeypatch):
+    """Offline, a backend that is not downloaded is marked so and fails at once, before diffusers loads."""
+    import diffusers
+
+    from diffchat.backends import availability, backend_label, require_available
+    from diffchat.render import Renderer
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    assert availability("tiny") == "local" and "noise" in backend_label("tiny")
+    assert availability("sd-turbo") == "offline" and "offline" in backend_label("sd-turbo")
+    with pytest.raises(ModelLoadError, match="cannot load: not downloaded.*Use tiny, tiny-sdxl"):
+        require_available("sd-turbo")
+    monkeypatch.setattr(diffusers.AutoPipelineForText2Image, "from_pretrained",
+                        lambda *a, **k: pytest.fail("tried to load from the Hub"))
+    with pytest.raises(ModelLoadError, match="'sd-turbo'.*cannot load"):
+        Renderer(device="cpu").render("a cat", backend="sd-turbo")
+    # a downloaded snapshot in the Hub cache counts as here
+    snap = tmp_path / "hub" / "models--stabilityai--sd-turbo" / "snapshots" / "abc123"
+    snap.mkdir(parents=True)
+    (snap / "model_index.json").write_text("{}")
+    assert availability("sd-turbo") == "downloaded" and require_available("sd-turbo").name == "sd-turbo"
+    assert backend_label("sd-turbo") == "sd-turbo (downloaded)"
+    # online: a missing model downloads on first use
+    import diffchat.hub as hub
+
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    monkeypatch.setattr(hub, "hub_reachable", lambda timeout=3.0: True)
+    assert availability("sdxl") == "download" and "downloads on first use" in backend_label("sdxl")

@@ -104,8 +104,10 @@ def test_commands(controller):
     reply = controller.handle("undo")
     assert reply.kind == "error" and reply.text == "Nothing to undo." and controller.session.head == 0
 
+    old = controller.session
     reply = controller.handle("start over")
     assert reply.kind == "reset" and controller.session.is_empty and reply.image is None
+    assert controller.session is not old and len(old) > 1 and old.current_image is not None  # left intact
     reply = controller.handle("a cat on a sofa")
     assert reply.kind == "start" and controller.session.current_prompt == "a cat on a sofa"
 
@@ -327,3 +329,20 @@ def test_start_from_image_with_the_real_tiny_captioner(renderer, tmp_path):
     assert reply.kind == "start" and reply.prompt == captioner.caption(photo)
     reply = ctl.handle("make it snowy")
     assert reply.kind == "edit" and reply.image.size == (64, 64)
+
+
+def test_long_messages_are_bounded_and_said(renderer):
+    from diffchat.chat import MAX_INSTRUCTION_CHARS, MAX_PROMPT_CHARS
+
+    editor = RuleEditor()
+    controller = ChatController(editor, renderer, backend="tiny")
+    text = "a red barn in a field " * 1000  # 22,000 characters
+    reply = controller.handle(text)
+    prompt = controller.session.current_prompt
+    assert reply.kind == "start" and len(prompt) <= MAX_PROMPT_CHARS and text.startswith(prompt + " ")  # at a word
+    assert f"{len(text.strip()):,} characters" in reply.text and f"first {len(prompt):,}" in reply.text
+    reply = controller.handle("make it " + "very " * 400 + "snowy")
+    assert reply.kind == "error" and f"at most {MAX_INSTRUCTION_CHARS}" in reply.text and editor.calls == []
+    with pytest.raises(InvalidInput, match="instructions can be at most"):
+        controller.propose("x" * (MAX_INSTRUCTION_CHARS + 1))
+    assert len(controller.session) == 1

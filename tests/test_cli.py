@@ -78,3 +78,27 @@ def test_chat_loop(tmp_path, tiny_lm_dir):
     assert len(saved["turns"]) == 2  # start + one edit; "change it" asked back, undo moved the head
     r = run("chat", "--model", str(tiny_lm_dir), "--load", str(folder), "--session-dir", str(folder), stdin="redo\n")
     assert r.returncode == 0, r.stderr
+
+
+def test_chat_start_over_keeps_every_image_printed(tmp_path, tiny_lm_dir):
+    """'start over' moves on to a new folder: the old chat and every printed image path stay; 'undo'
+    in the new, empty chat goes back to the old one; a folder holding another chat is never reused."""
+    folder = tmp_path / "session"
+    long_prompt = "a lighthouse on a cliff " * 60  # 1,440 characters: cut at a word, and said so
+    script = f"a horse in a field\nstart over\nundo\nstart over\n{long_prompt}\nquit\n"
+    r = run("chat", "--model", str(tiny_lm_dir), "--backend", "tiny", "--session-dir", str(folder), stdin=script)
+    assert r.returncode == 0, r.stderr
+    images = [line.split("image: ", 1)[1] for line in r.stdout.splitlines() if line.startswith("image: ")]
+    assert len(images) == 2 and all(os.path.isfile(p) for p in images)
+    assert "Back to the chat before 'start over'" in r.stdout
+    assert json.loads((folder / "session.json").read_text())["turns"][0]["prompt_after"] == "a horse in a field"
+    second = json.loads((tmp_path / "session-2" / "session.json").read_text())["turns"][0]["prompt_after"]
+    assert second.startswith("a lighthouse") and len(second) <= 1000 and "I used its first" in r.stdout
+    assert "note: This prompt is long" in r.stdout  # over 77 CLIP tokens
+    # a second run with the same --session-dir does not overwrite the first chat
+    r = run("chat", "--model", str(tiny_lm_dir), "--backend", "tiny", "--session-dir", str(folder),
+            stdin="a boat\nquit\n")
+    assert r.returncode == 0, r.stderr
+    assert f"Session saved in {tmp_path / 'session-3'}" in r.stdout
+    assert json.loads((folder / "session.json").read_text())["turns"][0]["prompt_after"] == "a horse in a field"
+    assert (tmp_path / "session-3" / "session.json").is_file()

@@ -132,3 +132,13 @@ def test_human_written_edits_are_never_questioned_or_commands():
     assert len(edits) >= 500
     flagged = [e for e in edits if clarifying_question(e) is not None or parse_command(e) is not None]
     assert flagged == []
+
+
+def test_clarifying_question_quotes_a_long_prompt_at_a_word():
+    from diffchat.intent import clarifying_question
+
+    prompt = "a wooden cabin beside a frozen mountain lake under the northern lights, highly detailed"
+    question = clarifying_question("make it better", prompt)
+    quoted = question.split("'")[1]
+    assert quoted.endswith("\u2026") and prompt.startswith(quoted[:-1])
+    assert prompt[len(quoted) - 1] in " ,"  # cut between words, not inside one

@@ -120,7 +120,7 @@ def test_non_image_init_file(renderer, tmp_path):
 def test_missing_model_offline_and_broken_folder(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     r = Renderer()
-    with pytest.raises(ModelLoadError, match="no network or unknown id.*--backend tiny"):
+    with pytest.raises(ModelLoadError, match="not downloaded, and the Hugging Face Hub cannot be reached.*Use tiny"):
         r.render("a cat", backend="nobody-here/no-such-model-123")
     broken = tmp_path / "broken"
     broken.mkdir()

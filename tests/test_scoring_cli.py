@@ -54,3 +54,25 @@ def test_score_command_errors(images):
     with pytest.raises(InvalidInput, match="Bad scorer option"):
         scorer_config("real", ["colour=blue"])
     assert scorer_config("real", ["batch_size=3", "hps_checkpoint=/x.pt"]).batch_size == 3
+
+
+def test_real_scorers_offline_fail_at_once_with_the_hint(images, tmp_path, monkeypatch):
+    """Offline without downloaded weights: a ModelLoadError naming the tiny scorers, before any model loads."""
+    import diffchat.scoring.scorers as scorers
+    from diffchat.cli import build_parser
+    from diffchat.errors import ModelLoadError
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-hub-cache"))
+    loaded = []
+    monkeypatch.setattr(scorers, "clip_backbone", lambda *a, **k: loaded.append(a) or pytest.fail("loaded a model"))
+    with pytest.raises(ModelLoadError, match="--scorer-set tiny") as err:
+        _run(["score", images[0], "--prompt", "a zebra in a field"])
+    assert "yuvalkirstain/PickScore_v1" in str(err.value) and "cannot be reached" in str(err.value)
+    with pytest.raises(ModelLoadError, match="openai/clip-vit-large-patch14"):
+        _run(["score", images[0], "--prompt", "x", "--scorers", "clip_score"])
+    _run(["score", images[0], "--prompt", "x", "--scorers", "ci", "--raw-prompt", "a", "--prediction", "x"])  # no weights
+    assert loaded == []
+    # the README's command parses (images are positional; there is no --image)
+    args = build_parser().parse_args(["score", "img.png", "--prompt", "a zebra in a field", "--scorer-set", "tiny"])
+    assert args.images == ["img.png"] and args.scorer_set == "tiny"

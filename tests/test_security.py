@@ -130,13 +130,17 @@ def test_uploads_are_shrunk_to_what_a_backend_renders(tmp_path):
 def test_chat_state_has_a_time_to_live_and_is_cleaned_when_dropped():
     with gr.Blocks() as demo:
         build_chat_tab(make_app())
-    [state] = [b for b in demo.blocks.values() if isinstance(b, gr.State)]
+    [state] = [b for b in demo.blocks.values() if isinstance(b, gr.State) and isinstance(b.value, ChatState)]
     assert state.time_to_live == STATE_TTL
     chat = ChatState()
     folder = chat.folder()
     assert folder.is_dir()
+    left = ChatSession()  # a chat left by Start over, kept for Undo: dropped with the state too
+    left.start("a cat", seed=0, backend="tiny", image=Image.new("RGB", (8, 8)))
+    chat.earlier.append((left, []))
     state.delete_callback(chat)  # what Gradio calls when the state expires
     assert not folder.exists() and chat.session.is_empty
+    assert left.is_empty and chat.earlier == [] and chat.later == []
 
 
 # ---- 2. a hanging editor endpoint ----------------------------------------------------------------

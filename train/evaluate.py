@@ -58,7 +58,7 @@ from tqdm.auto import tqdm
 
 from diffchat.errors import DiffChatError, InvalidInput
 from diffchat.scoring.cli import parse_names, scorer_config
-from diffchat.scoring.scorers import SCORER_NAMES, fingerprint
+from diffchat.scoring.scorers import SCORER_NAMES, fingerprint, require_weights
 
 METRICS = ("pickscore", "aesthetic", "hps", "clip_score", "dclip", "ci")
 LABELS = {"pickscore": "PickScore", "aesthetic": "Aesthetic", "hps": "HPS v2.1", "clip_score": "CLIP score",
@@ -514,6 +514,7 @@ def evaluate(cfg: EvalConfig, renderer=None, shard: Shard = SINGLE) -> dict:
     other than the main one of several: `shard`)."""
     check_methods(cfg.methods)
     cfg.scorer_names = parse_names(",".join(cfg.scorer_names))
+    require_weights(cfg.scorer_names, scorer_config(cfg.scorers, cfg.scorer_options, cfg.device))  # offline: now
     if not cfg.backends:
         raise InvalidInput("Give at least one backend.")
     from diffchat.backends import get_backend

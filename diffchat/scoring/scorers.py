@@ -292,6 +292,29 @@ SCORERS = {"pickscore": PickScorer, "aesthetic": AestheticScorer, "hps": HPSScor
            "clip_score": CLIPScorer, "dclip": DirectionalCLIPScorer, "ci": CIScorer}
 
 
+# the ScorerConfig fields naming the weights each scorer loads
+WEIGHTS = {"pickscore": ("pickscore_model", "pickscore_processor"), "aesthetic": ("clip_model", "aesthetic_weights"),
+           "hps": ("hps_checkpoint",), "clip_score": ("clip_model",), "dclip": ("clip_model",), "ci": ()}
+
+
+def require_weights(names, config: ScorerConfig) -> None:
+    """ModelLoadError at once when a scorer's weights are neither downloaded nor reachable (offline),
+    or when the CI score's NLTK data is missing: before any editing, rendering or scoring work."""
+    from ..hub import OFFLINE_HINT, unavailable
+    from .ci import _tagger, _wordnet
+
+    if "ci" in names:
+        _tagger(), _wordnet()
+
+    missing = unavailable(dict.fromkeys(getattr(config, f) for n in names for f in WEIGHTS.get(n, ())))
+    if missing:
+        raise ModelLoadError(
+            f"The {', '.join(n for n in names if WEIGHTS.get(n))} scorer weights cannot load: {OFFLINE_HINT} "
+            f"({', '.join(missing)}). Offline, use the tiny scorers (--scorer-set tiny in `python -m diffchat "
+            "score`, --scorers tiny in train.evaluate; random weights, numbers for testing only), or pass "
+            "local files with --option KEY=PATH, or connect and try again.")
+
+
 def load_scorer(name: str, config: ScorerConfig | None = None) -> Scorer:
     """Load one scorer by name (see SCORER_NAMES); backbones are shared between scorers."""
     if name not in SCORERS:

@@ -7,7 +7,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from .cache import ScoreCache, cache_key
-from .scorers import SCORER_NAMES, Batch, Scorer, ScorerConfig, load_scorer
+from .scorers import SCORER_NAMES, Batch, Scorer, ScorerConfig, load_scorer, require_weights
 
 
 class ScoreSuite:
@@ -19,6 +19,7 @@ class ScoreSuite:
     def __init__(self, names=SCORER_NAMES, config: ScorerConfig | None = None,
                  cache: ScoreCache | str | Path | None = None):
         self.config = config or ScorerConfig()
+        require_weights(names, self.config)  # offline without the weights: fail now, with the hint
         self.scorers: dict[str, Scorer] = {n: load_scorer(n, self.config) for n in names}
         self.cache = cache if isinstance(cache, ScoreCache) else ScoreCache(cache)
 

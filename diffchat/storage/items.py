@@ -54,13 +54,23 @@ def _text(row: dict, key: str, where: str) -> str:
     return value.strip()
 
 
-def load_items(path: str | os.PathLike) -> list[Item]:
-    """Read items from an `items.jsonl` file or a folder holding one; strict, with line numbers."""
+def items_file(path: str | os.PathLike) -> Path:
+    """The items file `path` names: the file itself, `<folder>/items.jsonl`, or, for the output folder
+    of `python -m train.evaluate`, `<folder>/compare/items.jsonl`."""
     path = Path(path)
     if path.is_dir():
-        path = path / ITEMS_FILE
+        direct, evaluated = path / ITEMS_FILE, path / "compare" / ITEMS_FILE
+        return evaluated if evaluated.is_file() and not direct.is_file() else direct
+    return path
+
+
+def load_items(path: str | os.PathLike) -> list[Item]:
+    """Read items from an `items.jsonl` file, a folder holding one, or an evaluation's output folder;
+    strict, with line numbers."""
+    path = items_file(path)
     if not path.is_file():
-        raise InvalidInput(f"No items file at {path}. Pass an items.jsonl file or the folder holding one.")
+        raise InvalidInput(f"No items file at {path}. Pass an items.jsonl file, the folder holding one, or the "
+                           "--out folder of `python -m train.evaluate` (it writes compare/items.jsonl).")
     root = path.parent.resolve()
     items, seen = [], set()
     for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):

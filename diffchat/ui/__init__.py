@@ -19,8 +19,12 @@ CSS = """
 #chat ins { background: #d9f5e3; color: #146c34; text-decoration: none; font-weight: 600; border-radius: 3px; padding: 0 2px; }
 #before-image img, #current-image img, #compare-raw img, #compare-left img, #compare-right img {
     width: 100%; height: 100%; object-fit: contain; }
-#history .grid-container { grid-template-columns: repeat(auto-fill, minmax(88px, 104px)) !important;
-                           grid-auto-rows: 104px !important; grid-template-rows: none !important; }
+#history .grid-container { grid-template-columns: repeat(auto-fill, minmax(112px, 128px)) !important;
+                           grid-auto-rows: 128px !important; grid-template-rows: none !important; }
+#history .grid-wrap { padding-top: 30px; }
+#history .caption-label { white-space: normal !important; max-width: none !important; left: 3px; right: 3px;
+                          bottom: 3px !important; font-size: 11px !important; line-height: 1.2;
+                          padding: 2px 4px !important; max-height: 70%; opacity: 0.92 !important; }
 #compare-instruction h3 { margin-bottom: 0.2em; }
 #vote-left, #vote-tie, #vote-right { min-height: 52px; font-size: 1.05em; }
 """
@@ -33,7 +37,7 @@ class AppConfig:
     backend: str = "tiny"             # default text-to-image backend
     captioner: str = "tiny"           # captioner id or folder ("tiny": built locally)
     db: str | Path | None = None      # votes: SQLite file or postgresql:// URL (None: diffchat.storage.default_db())
-    items: str | Path | None = None   # items.jsonl (or its folder) for the compare tab
+    items: str | Path | None = None   # items.jsonl, its folder, or an evaluation --out folder, for the compare tab
     annotators: Annotators | None = None  # annotator tokens and admin token (None: open campaign)
     device: str | None = None         # renderer device (None: cuda when available)
     text_device: str | None = None    # editor and captioner device (None: cuda when available; cpu on ZeroGPU)
@@ -84,7 +88,7 @@ def build_demo(config: AppConfig, *, editor: BackgroundLoader | None = None, ren
 
     # Gradio's copies of shown images and downloads: removed after a day (checked every hour)
     with gr.Blocks(title="DiffChat", delete_cache=(3600, 86400)) as demo:
-        gr.Markdown("# 💬 DiffChat · create images by chatting\n"
+        gr.Markdown("# DiffChat · create images by chatting\n"
                     "Describe a picture, then say what to change. A small language model rewrites the "
                     "prompt and the image is rendered again with the same seed, so only what you asked "
                     "for changes.")
@@ -93,10 +97,12 @@ def build_demo(config: AppConfig, *, editor: BackgroundLoader | None = None, ren
                 build_chat_tab(chat)
             with gr.Tab("Compare", id="compare-tab", elem_id="compare-tab"):
                 if items_error:
-                    gr.Markdown(f"⚠️ Could not load the comparison items: {items_error}")
+                    gr.Markdown(f"\u26a0 Could not load the comparison items: {items_error}")
                 elif not items:
-                    gr.Markdown("No comparison items are loaded. Start the app with `--items path/to/items.jsonl` "
-                                "(written by `train/evaluate.py`).")
+                    gr.Markdown("No comparison items are loaded. Make some with `python -m train.evaluate "
+                                "--test-file assets/examples/edits.jsonl --methods source,append,sft --backends tiny "
+                                "--scorers tiny --out runs/eval`, then start the app with `--items runs/eval` "
+                                "(an `items.jsonl`, its folder, or the evaluation's `--out` folder).")
                 build_compare_tab(compare)
             with gr.Tab("Results", id="results-tab", elem_id="results-tab") as results_tab:
                 results_inputs, results = build_results_tab(compare)

@@ -11,12 +11,13 @@ from pathlib import Path
 import gradio as gr
 from PIL import Image
 
-from ..backends import BACKENDS, get_backend
-from ..chat import ChatController, Reply, diff_words
+from ..backends import BACKENDS, backend_label, get_backend, require_available
+from ..chat import ChatController, Reply, bound_message, diff_words
+from ..editor.templates import clean_text
 from ..errors import BackendError, DiffChatError, InvalidInput
 from ..intent import clarifying_question, parse_command
-from ..session import MAX_TEXT_CHARS, ChatSession
-from ..editor.templates import clean_text
+from ..long_prompt import long_prompt_note
+from ..session import ChatSession
 from .loader import BackgroundLoader
 from .session_zip import owned_folder, pack_session, unpack_session
 
@@ -29,6 +30,14 @@ MANUAL_INSTRUCTION = "(prompt edited by hand)"
 WELCOME = ("Hi! Describe the image you want, or start from an image of yours (below). "
            "Then tell me what to change, e.g. <em>make it night</em> or <em>add a red umbrella</em>. "
            "Type <em>undo</em>, <em>redo</em> or <em>start over</em> at any time.")
+WARN = "\u26a0 "  # the warning sign without the emoji selector: DejaVu has it, so no box in plain Chromium
+MAX_CHATS = 20  # chats kept for Undo after Start over (the oldest goes beyond that)
+TINY_NOTE = ("**Test backend `{name}`: its weights are random, so every image is noise.** It shows how the "
+             "app works offline; choose a real backend (e.g. sd-turbo) for pictures.")
+PLACEHOLDER_PROMPT = "a picture"
+RANDOM_CAPTIONER = ("The captioner here is an offline test model with random weights: it cannot see your image, "
+                    "so I did not ask it. The starting prompt is the placeholder <em>{prompt}</em>. Type what your "
+                    "image shows in the Prompt box and press <b>Render</b>, or tell me what to change.")
 
 
 def as_text(text: str) -> str:
@@ -41,21 +50,66 @@ def _key(word: str) -> str:
     return word.lower().strip(".,;:!?\"'()") or word
 
 
+TAGS = {"+": "ins", "-": "del"}
+DIFF_RUN = 12  # a run of more kept or removed words than this is shown by its ends and a count
+
+
+def _compact(run: list[str], tag: str | None) -> list[str]:
+    """A run of kept (None) or removed ("-") words, shortened to its ends when it is long."""
+    if len(run) <= DIFF_RUN:
+        return run
+    what = "unchanged" if tag is None else "removed"
+    return run[:4] + [f"<small>… {len(run) - 7} {what} words …</small>"] + run[-3:]
+
+
 def diff_html(before: str, after: str) -> str:
     """The new prompt with removed words struck through and added words highlighted. Case and
-    punctuation next to a word do not count as changes ("a park" -> "A park." changes nothing)."""
+    punctuation next to a word do not count as changes ("a park" -> "A park." changes nothing).
+    Long runs of kept or removed words are shortened ("… 40 unchanged words …")."""
     old, new = (before or "").split(), (after or "").split()
     i = j = 0
-    words = []
+    runs: list[tuple[str | None, list[str]]] = []
     for _, tag in diff_words(" ".join(map(_key, old)), " ".join(map(_key, new))):
         if tag == "-":
-            words.append(f"<del>{as_text(old[i])}</del>")
+            word = as_text(old[i])
             i += 1
         else:
-            w = as_text(new[j])
-            words.append(f"<ins>{w}</ins>" if tag == "+" else w)
+            word = as_text(new[j])
             i, j = i + (tag is None), j + 1
+        if not runs or runs[-1][0] != tag:
+            runs.append((tag, []))
+        runs[-1][1].append(word)
+    words = []
+    for tag, run in runs:
+        for word in (run if tag == "+" else _compact(run, tag)):
+            words.append(word if tag is None or word.startswith("<small>") else f"<{TAGS[tag]}>{word}</{TAGS[tag]}>")
     return " ".join(words)
+
+
+def _shorten(text: str, limit: int = 400) -> str:
+    """A long message as the chat shows it: its start and its length (the whole text is still used)."""
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0] + f" … ({len(text):,} characters)"
+
+
+def history_order(session: ChatSession) -> list:
+    """The turns depth first from the start: each branch follows the turn it branched from."""
+    order, stack = [], [t for t in session.turns.values() if t.parent is None]
+    while stack:
+        turn = stack.pop()
+        order.append(turn)
+        stack.extend(sorted(session.children(turn.id), key=lambda t: t.id, reverse=True))
+    return order
+
+
+def history_label(session: ChatSession, turn) -> str:
+    """'▶ 3 ← 1 · add snow': the turn, the turn it came from when that is not the one before it in
+    the list (a branch), and its instruction; ▶ marks the turn shown now."""
+    mark = "\u25b6 " if turn.id == session.head else ""
+    siblings = session.children(turn.parent) if turn.parent is not None else []
+    branch = f" \u2190 {turn.parent}" if len(siblings) > 1 and turn.id != min(t.id for t in siblings) else ""
+    return f"{mark}{turn.id}{branch} · {_shorten(turn.instruction or 'start', 48)}"
 
 
 def parse_size(size: str | None) -> tuple[int | None, int | None]:
@@ -118,6 +172,8 @@ class ChatState:
     messages: list = field(default_factory=lambda: [{"role": "assistant", "content": WELCOME}])
     pending: dict | None = None  # {"instruction", "proposal"} of an edit not rendered yet
     gallery_ids: list = field(default_factory=list)  # turn id of each history thumbnail
+    earlier: list = field(default_factory=list)  # (session, messages) of chats left by Start over
+    later: list = field(default_factory=list)  # (session, messages) of chats left by Undo across a Start over
     files: Path | None = None  # this session's download folder, removed with the state
 
     def say(self, role: str, text: str) -> None:
@@ -131,8 +187,9 @@ class ChatState:
 
     def close(self) -> None:
         """Drop what the session holds (Gradio calls this when the state expires)."""
-        self.session.reset()
-        self.messages, self.pending = [], None
+        for session in [self.session, *(s for s, _ in self.earlier + self.later)]:
+            session.reset()
+        self.messages, self.pending, self.earlier, self.later = [], None, [], []
         if self.files is not None:
             shutil.rmtree(self.files, ignore_errors=True)
 
@@ -186,10 +243,9 @@ class ChatApp:
         # images a loaded session keeps on disk are shown from their files, never decoded here
         show = lambda t: None if t is None else (session.image_file(t) or session.image_of(t))  # noqa: E731
         before = show(head.parent) if head is not None and head.parent is not None else None
-        turns = [t for t in sorted(session.turns.values(), key=lambda t: t.id) if t.image]
+        turns = [t for t in history_order(session) if t.image]
         state.gallery_ids = [t.id for t in turns]
-        gallery = [(show(t), f"{'▶ ' if t.id == session.head else ''}{t.id}. "
-                    f"{t.instruction or 'start'}") for t in turns]
+        gallery = [(show(t), history_label(session, t)) for t in turns]
         prompt = state.pending["proposal"] if state.pending else (session.current_prompt or "")
         return (state, list(state.messages), before, show(head), gallery, prompt,
                 gr.skip() if seed is None else seed)
@@ -198,7 +254,7 @@ class ChatApp:
         text = str(error)
         gr.Warning(text)
         if chat:
-            state.say("assistant", f"⚠️ {as_text(text)}")
+            state.say("assistant", WARN + as_text(text))
         return self.view(state)
 
     def _show_reply(self, state: ChatState, reply: Reply):
@@ -219,21 +275,25 @@ class ChatApp:
         if not text:
             gr.Warning("Type a message first: a starting prompt, or what to change.")
             return *self.view(state), message
-        if len(text) > MAX_TEXT_CHARS:
-            return *self._fail(state, f"The message is too long ({len(text)} characters, at most "
-                                      f"{MAX_TEXT_CHARS}). Shorten it and send it again.", chat=False), message
         state.pending = None
         session = state.session
         if parse_command(text) is not None:
             state.say("user", as_text(text))
             return *self.apply_command(state, text), ""
+        try:  # nothing is worked on for a message that cannot go anywhere: it stays in the box
+            text, note = bound_message(text, start=session.is_empty)
+            require_available(self.check_backend(backend))  # an offered backend that can load here
+        except DiffChatError as e:
+            gr.Warning(str(e))
+            return *self.view(state), message
+        state.say("user", as_text(_shorten(text)))
+        if note:
+            state.say("assistant", as_text(note))
         if session.is_empty:
             # the starting prompt is rendered as typed
-            state.say("user", as_text(text))
             state.pending = {"instruction": "", "proposal": text, "start": True}
             return *self.view(state), ""
         question = clarifying_question(text, session.current_prompt)
-        state.say("user", as_text(text))
         if question:
             state.say("assistant", as_text(question))
             return *self.view(state), ""
@@ -269,9 +329,12 @@ class ChatApp:
         prompt_text = clean_text(prompt_text)
         if not prompt_text:
             return self._fail(state, "The prompt is empty: describe the image to render.", chat=False)
-        if len(prompt_text) > MAX_TEXT_CHARS:  # refused before anything is rendered
-            return self._fail(state, f"The prompt is too long ({len(prompt_text)} characters, at most "
-                                     f"{MAX_TEXT_CHARS}).", chat=False)
+        try:  # a long prompt is cut at a word and said; a huge one is refused before anything is rendered
+            prompt_text, note = bound_message(prompt_text, start=True)
+        except DiffChatError as e:
+            return self._fail(state, e, chat=False)
+        if note:
+            state.say("assistant", as_text(note))
         pending, session = state.pending, state.session
         before = session.current_prompt
         try:
@@ -292,24 +355,50 @@ class ChatApp:
                 if reply.kind == "edit" and reply.turn is not None:
                     reply.turn.manual = manual
                 if reply.kind == "edit" and manual:
-                    state.say("assistant", "✍️ " + diff_html(before, prompt_text))
+                    state.say("assistant", "\u270e " + diff_html(before, prompt_text))
         except Exception as e:  # noqa: BLE001 - a library crash becomes a message; the turn was not added
             return self._fail(state, f"Rendering failed: {type(e).__name__}: {e}")
         if reply.kind == "error":
             return self._fail(state, reply.text)  # pending kept: the user may retry or change settings
         state.pending = None
         if reply.kind == "start":
-            state.say("assistant", "🎨 Here it is. Tell me what to change.")
+            state.say("assistant", "Here it is. Tell me what to change.")
+        note = long_prompt_note(prompt_text)
+        if note:
+            state.say("assistant", "\u2139 " + as_text(note))
         return self.view(state, seed=ctl.seed)
 
     def apply_command(self, state: ChatState, command: str):
-        """undo / redo / start over, typed or from a button."""
+        """undo / redo / start over, typed or from a button. Start over keeps the chat it leaves:
+        Undo at the start of the new chat goes back to it, Redo returns."""
         state.pending = None
-        reply = ChatController(self.editor, self.renderer, state.session).handle(command)
+        kind, head = parse_command(command), state.session.current
+        if kind == "undo" and state.earlier and (head is None or head.parent is None):
+            return self._switch(state, state.earlier, state.later, "Back to the chat before <em>Start over</em> "
+                                "(Redo returns to the newer one).")
+        if kind == "redo" and state.later and not state.session.redo_stack:
+            return self._switch(state, state.later, state.earlier, "Back to the newer chat (Undo at its start "
+                                "returns to the older one).")
+        ctl = ChatController(self.editor, self.renderer, state.session)
+        reply = ctl.handle(command)
         if reply.kind == "reset":
+            if head is not None:
+                state.earlier.append((state.session, state.messages))
+                del state.earlier[:-MAX_CHATS]
+            state.session = ctl.session
             state.messages = [{"role": "assistant", "content": WELCOME}]
+            if head is not None:
+                state.say("assistant", "Started over. The last chat is kept: press <b>Undo</b> to go back to it.")
             return self.view(state)
         return self._show_reply(state, reply)
+
+    def _switch(self, state: ChatState, source: list, other: list, text: str):
+        """Show the last chat of `source`; the one shown now (unless empty) goes to `other`."""
+        if not state.session.is_empty:
+            other.append((state.session, state.messages))
+        state.session, state.messages = source.pop()
+        state.say("assistant", text)
+        return self.view(state, seed=state.session.seed)
 
     def undo(self, state: ChatState):
         return self.apply_command(state, "undo")
@@ -342,19 +431,27 @@ class ChatApp:
                 raise InvalidInput("Starting from an image is not available: no captioning model is configured.")
             progress(None, desc="Describing your image…")
             captioner = self.captioner.get()
-            fresh = ChatState(messages=list(state.messages))
+            fresh = ChatState(messages=list(state.messages), earlier=list(state.earlier), later=list(state.later))
             ctl = self.controller(fresh, backend, seed_mode, seed, steps, guidance, negative, size, strength)
         except DiffChatError as e:
             return self._fail(state, e, chat=False)
         on_step = lambda step, total: progress((step, total), desc="Rendering", unit="steps")  # noqa: E731
+        blind = getattr(captioner, "random_weights", False)  # a test model cannot see: its words are noise
+        if blind:
+            captioner = lambda image: PLACEHOLDER_PROMPT  # noqa: E731
         try:
             reply = ctl.start_from_image(image, captioner, keep_as_source=bool(keep), progress=on_step)
         except Exception as e:  # noqa: BLE001 - a library crash becomes a message; `state` is untouched
             return self._fail(state, f"Starting from the image failed: {type(e).__name__}: {e}", chat=False)
         if reply.kind == "error":
             return self._fail(state, reply.text, chat=False)
-        fresh.say("user", "📷 (uploaded an image)")
-        fresh.say("assistant", as_text(reply.text))
+        fresh.say("user", "(uploaded an image)")
+        if blind:
+            fresh.say("assistant", RANDOM_CAPTIONER.format(prompt=as_text(fresh.session.current_prompt)))
+        else:
+            fresh.say("assistant", as_text(reply.text))
+        if not state.session.is_empty:  # the chat it replaces is kept, as with Start over
+            fresh.earlier = [*fresh.earlier, (state.session, state.messages)][-MAX_CHATS:]
         return self.view(fresh, seed=ctl.seed)
 
     def download(self, state: ChatState) -> str | None:
@@ -377,27 +474,50 @@ class ChatApp:
             session = unpack_session(path)
         except DiffChatError as e:
             return self._fail(state, e, chat=False)
-        fresh = ChatState(session=session)
+        fresh = ChatState(session=session, earlier=list(state.earlier), later=list(state.later))
+        if not state.session.is_empty:  # the chat it replaces is kept: Undo at the loaded chat's start
+            fresh.earlier = [*fresh.earlier, (state.session, state.messages)][-MAX_CHATS:]
         for turn in session.history():
             if turn.parent is None:
                 fresh.say("user", as_text(turn.prompt_after))
             else:
                 fresh.say("user", as_text(turn.instruction))
                 fresh.say("assistant", diff_html(turn.prompt_before, turn.prompt_after))
-        fresh.say("assistant", f"📂 Loaded a chat of {len(session)} turns. Tell me what to change next.")
+        fresh.say("assistant", f"Loaded a chat of {len(session)} turns. Tell me what to change next.")
         return self.view(fresh, seed=session.seed)
 
     def backend_defaults(self, backend: str):
-        """Steps, guidance, negative prompt and size of a backend, for the controls."""
+        """Steps, guidance, negative prompt and size of a backend, for the controls, and its note.
+        A backend that cannot load here (offline, not downloaded) is said at once."""
         try:
             spec = get_backend(self.check_backend(backend))
         except DiffChatError as e:
             gr.Warning(str(e))
-            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
-        return spec.steps, spec.guidance, spec.negative_prompt, SIZES[0]
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), WARN + html.escape(str(e), quote=False)
+        note = backend_note(spec)
+        if note.startswith(WARN):
+            gr.Warning(note[len(WARN):])
+        return spec.steps, spec.guidance, spec.negative_prompt, SIZES[0], note
 
     def editor_status(self) -> str:
         return self.editor_loader.status()
+
+    def status_tick(self, shown: str):
+        """The editor status line, sent only when it changed (no flicker); the timer stops once loaded."""
+        text = self.editor_status()
+        timer = gr.Timer(active=False) if self.editor_loader.done else gr.skip()
+        if text == shown:
+            return gr.skip(), shown, timer
+        return text, text, timer
+
+
+def backend_note(spec) -> str:
+    """A line under the images: tiny backends draw noise; a backend that cannot load here says so."""
+    try:
+        spec = require_available(spec)
+    except DiffChatError as e:
+        return WARN + html.escape(str(e), quote=False)
+    return TINY_NOTE.format(name=spec.name) if spec.tiny else ""
 
 
 def build_chat_tab(app: ChatApp) -> None:
@@ -411,28 +531,28 @@ def build_chat_tab(app: ChatApp) -> None:
                               render_markdown=False, latex_delimiters=[])  # user text: never markup
             with gr.Row():
                 instruction = gr.Textbox(placeholder="A prompt to start, then what to change…", show_label=False,
-                                         elem_id="instruction", scale=6, autofocus=True, max_length=2000,
-                                         submit_btn=False)
+                                         elem_id="instruction", scale=6, autofocus=True, submit_btn=False)
                 send = gr.Button("Send", variant="primary", elem_id="send", scale=1, min_width=80)
             with gr.Row():
                 undo = gr.Button("↩ Undo", size="sm", elem_id="undo")
                 redo = gr.Button("↪ Redo", size="sm", elem_id="redo")
                 reset = gr.Button("✕ Start over", size="sm", elem_id="start-over")
-            status = gr.Markdown(elem_id="editor-status")
+            status = gr.Markdown(app.editor_status(), elem_id="editor-status")
         with gr.Column(scale=6, min_width=360):
             with gr.Row(equal_height=True):
                 before = gr.Image(label="Before", type="pil", format="png", interactive=False, elem_id="before-image",
                                   buttons=["download"], height=300)
                 current = gr.Image(label="After", type="pil", format="png", interactive=False,
                                    elem_id="current-image", buttons=["download", "fullscreen"], height=300)
+            note = gr.Markdown(backend_note(spec), elem_id="backend-note")
             with gr.Row(equal_height=True):
                 prompt = gr.Textbox(label="Prompt (edit it by hand, then Render)", lines=2, scale=6,
-                                    elem_id="prompt", max_length=2000)
+                                    elem_id="prompt")
                 render = gr.Button("Render", elem_id="render", scale=1, min_width=80)
             with gr.Row(equal_height=True):
-                backend = gr.Dropdown(list(app.allowed_backends or BACKENDS), value=app.backend, label="Backend",
-                                      elem_id="backend", allow_custom_value=app.allowed_backends is None,
-                                      scale=2, min_width=140)
+                backend = gr.Dropdown([(backend_label(n), n) for n in (app.allowed_backends or BACKENDS)],
+                                      value=app.backend, label="Backend", elem_id="backend",
+                                      allow_custom_value=app.allowed_backends is None, scale=4, min_width=260)
                 seed_mode = gr.Radio(SEED_MODES, value=SEED_MODES[0], label="Seed", elem_id="seed-mode", scale=3)
                 seed = gr.Number(value=0, precision=0, minimum=0, label="Seed value", elem_id="seed", scale=1)
             review = gr.Checkbox(label="Let me check each new prompt before rendering", value=False,
@@ -473,12 +593,14 @@ def build_chat_tab(app: ChatApp) -> None:
     render.click(app.render_prompt, [state, prompt, *controls], view, show_progress_on=[current])
     undo.click(app.undo, state, view)
     redo.click(app.redo, state, view)
-    reset.click(app.start_over, state, view)
+    # Start over (the button, or the chat's own trash icon) also empties the two file boxes
+    for event in (reset.click, chat.clear):
+        event(lambda s: (*app.start_over(s), None, None), state, [*view, upload, load])
     history.select(app.restore, state, view)
     upload.upload(app.start_from_image, [upload, keep, state, *controls], view, show_progress_on=[current])
     download.click(app.download, state, saved)
     load.upload(app.load, [load, state], view)
-    backend.change(app.backend_defaults, backend, [steps, guidance, negative, size])
+    backend.change(app.backend_defaults, backend, [steps, guidance, negative, size, note])
+    shown = gr.State(app.editor_status())
     timer = gr.Timer(1.0)
-    timer.tick(lambda: (app.editor_status(), gr.Timer(active=not app.editor_loader.done)),
-               None, [status, timer], show_progress="hidden", queue=False)
+    timer.tick(app.status_tick, shown, [status, shown, timer], show_progress="hidden", queue=False)

@@ -67,7 +67,7 @@ class BackgroundLoader:
 
     def status(self) -> str:
         if not self._done.is_set():
-            return f"⏳ Loading the {self.name}…"
+            return f"Loading the {self.name}…"
         if self._error is not None:
-            return f"⚠️ {self._error}"
-        return f"✅ {self.name.capitalize()} ready: {getattr(self._value, 'name', self._value)}"
+            return f"\u26a0 {self._error}"
+        return f"\u2713 {self.name.capitalize()} ready: {getattr(self._value, 'name', self._value)}"

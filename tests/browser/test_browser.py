@@ -58,16 +58,35 @@ def test_chat_three_turns_with_undo(browser, app_server, screenshot_dir):
     send(page, "add a red umbrella")
     assert thumbnails(page) == 3
     captions = page.locator("#history").inner_text()
-    assert re.search(r"▶ 2\. add a red umbrella", captions)
+    assert re.search(r"▶ 2 · add a red umbrella", captions)
     assert np.array_equal(pixels(page, "#before-image"), second)
-    page.screenshot(path=str(screenshot_dir / "screenshot-chat.png"), full_page=True)
+    assert "noise" in page.inner_text("#backend-note")  # the tiny backend's images are labelled
 
     page.click("#undo")
     page.wait_for_function("document.querySelector('#chat').innerText.includes('Went back to')")
-    page.wait_for_function("document.querySelector('#history').innerText.includes('▶ 1.')")
+    page.wait_for_function("document.querySelector('#history').innerText.includes('▶ 1 ·')")
     assert page.input_value("#prompt textarea") == prompt_2
     assert np.array_equal(pixels(page, "#current-image"), second)
     assert thumbnails(page) == 3  # undo keeps the turn (redo can bring it back)
+
+    page.locator("#history .thumbnail-item").nth(1).click()  # back to turn 1, then branch from it
+    page.wait_for_function("document.querySelector('#chat').innerText.includes('Back to:')")
+    send(page, "as a watercolor painting")
+    assert thumbnails(page) == 4 and "▶ 3 ← 1 · as a watercolor painting" in page.inner_text("#history")
+    page.wait_for_function("!document.querySelector('#editor-status').innerText.includes('Loading')")
+    page.screenshot(path=str(screenshot_dir / "screenshot-chat.png"), full_page=True)
+
+    page.click("#start-over")  # undoable: the chat comes back whole
+    page.wait_for_function("document.querySelectorAll('#history .thumbnail-item').length === 0")
+    assert "press Undo to go back" in page.inner_text("#chat")
+    page.click("#undo")
+    page.wait_for_function("document.querySelectorAll('#history .thumbnail-item').length === 4")
+    assert "Back to the chat before Start over" in page.inner_text("#chat")
+    page.click("#chat button[aria-label=Clear]")  # the chat's trash icon is Start over too: undoable
+    page.wait_for_function("document.querySelector('#chat').innerText.includes('press Undo to go back')")
+    assert thumbnails(page) == 0
+    page.click("#undo")
+    page.wait_for_function("document.querySelectorAll('#history .thumbnail-item').length === 4")
 
     other = open_app(browser, url)  # another browser user has a session of their own
     assert thumbnails(other) == 0 and other.locator("#chat [data-testid=user]").count() == 0
@@ -143,6 +162,8 @@ def test_two_annotators_vote_at_once(browser, app_server, screenshot_dir):
 
     alice.click("#results-tab-button")
     alice.wait_for_function("document.querySelector('#results-table').innerText.includes('diffchat vs base')")
+    alice.wait_for_timeout(1000)  # the bar chart draws after the table
+    alice.screenshot(path=str(screenshot_dir / "screenshot-results.png"), full_page=True)
     alice_ctx.close()
     bob_ctx.close()
 
