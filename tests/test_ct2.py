@@ -62,28 +62,28 @@ def test_float32_greedy_equals_transformers(tiny_lm_dir, tmp_path, cache):
 def test_cache_is_reused_rebuilt_when_damaged_and_keyed_by_adapter(tiny_lm_dir, tmp_path, cache, capsys):
     adapter = make_adapter(tiny_lm_dir, tmp_path / "adapter", seed=1)
     first = load_editor(str(adapter), runtime="ctranslate2").edit(*PAIRS[0], max_new_tokens=8)
-    assert "converting" in capsys.readouterr().out
+    assert "converting" in capsys.readouterr().err
     [folder] = ct2_folders(cache)
     assert (folder / MANIFEST).is_file() and (folder / "model.bin").is_file()
     stamp = (folder / "model.bin").stat().st_mtime_ns
 
     again = load_editor(str(adapter), runtime="ctranslate2")  # warm: reused
-    assert "converting" not in capsys.readouterr().out
+    assert "converting" not in capsys.readouterr().err
     assert again.edit(*PAIRS[0], max_new_tokens=8) == first
     assert (folder / "model.bin").stat().st_mtime_ns == stamp
 
     with open(folder / "model.bin", "r+b") as f:  # a half-written file: rebuilt
         f.truncate(1000)
     assert load_editor(str(adapter), runtime="ctranslate2").edit(*PAIRS[0], max_new_tokens=8) == first
-    assert "converting" in capsys.readouterr().out
+    assert "converting" in capsys.readouterr().err
     (folder / MANIFEST).unlink()  # a conversion cut off before its manifest: rebuilt
     load_editor(str(adapter), runtime="ctranslate2")
-    assert "converting" in capsys.readouterr().out and ct2_folders(cache) == [folder]
+    assert "converting" in capsys.readouterr().err and ct2_folders(cache) == [folder]
 
     make_adapter(tiny_lm_dir, adapter, seed=2)  # new adapter weights in the same folder: converted again
     load_editor(str(adapter), runtime="ctranslate2")
-    assert "converting" in capsys.readouterr().out and len(ct2_folders(cache)) == 2
-    load_editor(str(adapter), runtime="ctranslate2", quantization="float32")  # another quantization: its own
+    assert "converting" in capsys.readouterr().err and len(ct2_folders(cache)) == 2
+    load_editor(str(adapter), runtime="ctranslate2", quantization="int8")  # another quantization: its own
     assert len(ct2_folders(cache)) == 3
 
 

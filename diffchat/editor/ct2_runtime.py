@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 import time
 from pathlib import Path
 
@@ -145,7 +146,7 @@ def converted_folder(model=None, *, gguf_file=None, adapter=None, quantization: 
     if is_complete(folder):
         return folder
     folder.parent.mkdir(parents=True, exist_ok=True)
-    print(f"DiffChat: converting the editor for CTranslate2 ({quantization}) once...", flush=True)
+    print(f"DiffChat: converting the editor for CTranslate2 ({quantization}) once...", file=sys.stderr, flush=True)
     tmp = folder.with_name(f"{folder.name}.tmp{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     try:

