@@ -34,7 +34,10 @@ def load_editor(spec: str | None = None, *, runtime: str | None = None, quantiza
 
         return OpenAIEditor(model=spec.split(":", 1)[1])
     if spec == "default" and all((a / "adapter_config.json").is_file() for a in (SHIPPED_SCRIPT, SHIPPED_ADAPTER)):
-        spec = f"best:{SHIPPED_SCRIPT},{SHIPPED_ADAPTER}"
+        editor = load_editor(f"best:{SHIPPED_SCRIPT},{SHIPPED_ADAPTER}", runtime=runtime, quantization=quantization,
+                             threads=threads, **kwargs)
+        editor.name = f"DiffChat v2 on SmolLM2-135M (edit scripts + rewrite, best of {editor.n + 1})"
+        return editor
     if spec.startswith("best:"):  # best:SCRIPT_MODEL,REWRITE_MODEL
         from .rerank import RerankedEditor
 
