@@ -21,8 +21,9 @@ def load_editor(spec: str | None = None, *, runtime: str | None = None, quantiza
 
     spec: None / "default": the shipped DiffChat editor (the edit-script model's and the rewrite model's
     candidates, the best picked: rerank.py); "rewrite" / "script": either shipped adapter alone on the
-    embedded base; "best:SCRIPT,REWRITE": that pairing of any two specs; "base": the embedded base, zero-shot; "openai:MODEL": an OpenAI-compatible endpoint;
-    a path to a .gguf file; a LoRA adapter folder; a model folder; or a Hub id.
+    embedded base; "best:SCRIPT,REWRITE": that pairing of any two specs; "base": the embedded base,
+    zero-shot; "openai:MODEL": an OpenAI-compatible endpoint; a path to a .gguf file; a LoRA adapter
+    folder; a model folder; or a Hub id.
     runtime: "auto" (default; $DIFFCHAT_EDITOR_RUNTIME overrides): CTranslate2 on a CPU, transformers
     on a GPU or when a GPU device or a dtype is asked for. quantization: the CTranslate2 weights (int8, ...).
     kwargs go to the transformers runtime (device, dtype, template, options); template and options
