@@ -84,18 +84,10 @@ class LocalEditor:
 
     def edit_batch(self, pairs, batch_size: int = 8, progress: bool = True, **generation) -> list[str]:
         """Edit many (prompt, instruction) pairs; returns cleaned prompts (possibly empty strings)."""
-        from tqdm.auto import tqdm
-
         pairs = [validate_pair(p, i) for p, i in pairs]
         opts = self.options.update(**generation)
         self._seed(opts)
-        outputs: list[str] = []
-        bar = tqdm(total=len(pairs), desc="Editing prompts", unit="prompt", disable=not progress)
-        for start in range(0, len(pairs), batch_size):
-            chunk = pairs[start:start + batch_size]
-            outputs += [seqs[0] for seqs in self._generate(chunk, opts)]
-            bar.update(len(chunk))
-        bar.close()
+        outputs = in_batches(pairs, batch_size, progress, lambda chunk: [s[0] for s in self._generate(chunk, opts)])
         if opts.retry_unchanged > 1:
             for k, pair in enumerate(pairs):
                 if is_unchanged(outputs[k], pair[0]):
@@ -134,6 +126,19 @@ class LocalEditor:
     def _score(self, prefix: str, texts: list[str]) -> list[float]:
         """Mean log-probability of the tokens of each text after `prefix` (each text starts with it)."""
         raise NotImplementedError
+
+
+def in_batches(pairs: list, batch_size: int, progress: bool, edit_chunk) -> list[str]:
+    """`edit_chunk` over `pairs` in chunks of `batch_size`, with a progress bar: the results in order."""
+    from tqdm.auto import tqdm
+
+    out: list[str] = []
+    with tqdm(total=len(pairs), desc="Editing prompts", unit="prompt", disable=not progress) as bar:
+        for start in range(0, len(pairs), batch_size):
+            chunk = pairs[start:start + batch_size]
+            out += edit_chunk(chunk)
+            bar.update(len(chunk))
+    return out
 
 
 def edit_one(editor, prompt: str, instruction: str, **generation) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from .common import LocalEditor, edit_one, is_unchanged, validate_pair
+from .common import LocalEditor, edit_one, in_batches, is_unchanged, validate_pair
 
 # Words that show an instruction pasted into the prompt instead of applied.
 COMMAND_WORDS = frozenset("""make makes turn change add remove replace swap convert transform put let give
@@ -45,7 +45,8 @@ def targets(instruction: str) -> set[str]:
 
 
 def verify(source: str, instruction: str, candidate: str) -> float:
-    """In [0, 4]: new content there + replaced/removed content gone + untouched content kept - leak."""
+    """In [-1, 3]: new content there + replaced/removed content gone + untouched content kept - leak
+    (each of the first three a share in [0, 1]; leak 0 or 1)."""
     src, cand, ins = _content(source), _content(candidate), _content(instruction)
     gone_words = targets(instruction) & src
     new = ins - src - gone_words
@@ -74,19 +75,12 @@ class RerankedEditor:
         return edit_one(self, prompt, instruction, **generation)
 
     def edit_batch(self, pairs, batch_size: int = 8, progress: bool = True, **generation) -> list[str]:
-        from tqdm.auto import tqdm
-
-        pairs = [validate_pair(p, i) for p, i in pairs]
-        out = []
-        bar = tqdm(total=len(pairs), desc="Editing prompts", unit="prompt", disable=not progress)
-        for start in range(0, len(pairs), batch_size):
-            chunk = pairs[start:start + batch_size]
+        def edit_chunk(chunk):
             beams = self.writer._generate(chunk, self.writer.options.update(num_beams=self.n), num_return=self.n)
             rewrites = self.judge.edit_batch(chunk, batch_size=batch_size, progress=False, **generation)
-            out += [self.pick(pair, [*b, r]) for pair, b, r in zip(chunk, beams, rewrites)]
-            bar.update(len(chunk))
-        bar.close()
-        return out
+            return [self.pick(pair, [*b, r]) for pair, b, r in zip(chunk, beams, rewrites)]
+
+        return in_batches([validate_pair(p, i) for p, i in pairs], batch_size, progress, edit_chunk)
 
     def pick(self, pair: tuple[str, str], candidates: list[str]) -> str:
         source, instruction = pair
