@@ -53,9 +53,9 @@ def test_the_pick_skips_no_ops_and_weighs_likelihood_with_the_verifier():
     src, ins = PAIR
     writer = Fake([src, "a horse and a zebra in a field by a river", "a zebra in a field by a river", ""])
     judge = Fake(["a zebra in a field"], scores={"a horse and a zebra in a field by a river": -0.2})
-    editor = RerankedEditor(writer, judge, n=4)
+    editor = RerankedEditor(writer, judge, n=4, rules=False)
     assert editor.edit(*PAIR) == "a zebra in a field by a river"
-    nothing = RerankedEditor(Fake([src] * 4), Fake([src]), n=4)  # every candidate is the prompt again
+    nothing = RerankedEditor(Fake([src] * 4), Fake([src]), n=4, rules=False)  # every candidate is the prompt again
     assert nothing.edit_batch([PAIR], progress=False) == [src]  # the chat then says the edit changed nothing
 
 

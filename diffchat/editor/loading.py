@@ -19,8 +19,9 @@ def load_editor(spec: str | None = None, *, runtime: str | None = None, quantiza
                 threads: int = 0, **kwargs):
     """Load an editor.
 
-    spec: None / "default": the shipped DiffChat editor (the edit-script model's and the rewrite model's
-    candidates, the best picked: rerank.py); "rewrite" / "script": either shipped adapter alone on the
+    spec: None / "default": the shipped DiffChat editor (the edit-script model's, the rewrite model's and
+    the rules' candidates, the best picked: rerank.py, direct.py); "models": the same without the rules;
+    "rewrite" / "script": either shipped adapter alone on the
     embedded base; "best:SCRIPT,REWRITE": that pairing of any two specs; "base": the embedded base,
     zero-shot; "openai:MODEL": an OpenAI-compatible endpoint; a path to a .gguf file; a LoRA adapter
     folder; a model folder; or a Hub id.
@@ -34,10 +35,13 @@ def load_editor(spec: str | None = None, *, runtime: str | None = None, quantiza
         from ..remote import OpenAIEditor
 
         return OpenAIEditor(model=spec.split(":", 1)[1])
-    if spec == "default" and all((a / "adapter_config.json").is_file() for a in (SHIPPED_SCRIPT, SHIPPED_ADAPTER)):
+    if spec in ("default", "models") and all((a / "adapter_config.json").is_file()
+                                             for a in (SHIPPED_SCRIPT, SHIPPED_ADAPTER)):
         editor = load_editor(f"best:{SHIPPED_SCRIPT},{SHIPPED_ADAPTER}", runtime=runtime, quantization=quantization,
                              threads=threads, **kwargs)
-        editor.name = f"DiffChat v2 on SmolLM2-135M (edit scripts + rewrite, best of {editor.n + 1})"
+        editor.rules = spec == "default"
+        editor.name = (f"DiffChat v2 on SmolLM2-135M (edit scripts + rewrite{' + rules' if editor.rules else ''}, "
+                       f"best of {editor.n + 1})")
         return editor
     if spec.startswith("best:"):  # best:SCRIPT_MODEL,REWRITE_MODEL
         from .rerank import RerankedEditor

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from .common import LocalEditor, edit_one, in_batches, is_unchanged, validate_pair
+from .direct import direct_edits
 
 # Words that show an instruction pasted into the prompt instead of applied.
 COMMAND_WORDS = frozenset("""make makes turn change add remove replace swap convert transform put let give
@@ -58,11 +59,16 @@ def verify(source: str, instruction: str, candidate: str) -> float:
     return added + gone + kept - leak
 
 
-class RerankedEditor:
-    """The script model proposes `n` edits, the rewrite model one more; the verifier picks."""
+RULE_BONUS = 1.0   # a rule edit that found exactly what the instruction names (direct.py) is preferred
+TAKE_RULE = 2.5    # ... and taken without running the models when the verifier scores it this high
 
-    def __init__(self, writer: LocalEditor, judge: LocalEditor, n: int = 4):
-        self.writer, self.judge, self.n = writer, judge, n
+
+class RerankedEditor:
+    """The script model proposes `n` edits, the rewrite model one more, the rules (direct.py) theirs;
+    the verifier picks. A sure rule edit that the verifier scores high is taken at once."""
+
+    def __init__(self, writer: LocalEditor, judge: LocalEditor, n: int = 4, rules: bool = True):
+        self.writer, self.judge, self.n, self.rules = writer, judge, n, rules
         self.name = f"{writer.name} | {judge.name} (best of {n + 1})"
         self.runtime, self.template, self.options = writer.runtime, "script+rewrite", judge.options
         self.load_seconds = writer.load_seconds + judge.load_seconds
@@ -76,16 +82,29 @@ class RerankedEditor:
 
     def edit_batch(self, pairs, batch_size: int = 8, progress: bool = True, **generation) -> list[str]:
         def edit_chunk(chunk):
-            beams = self.writer._generate(chunk, self.writer.options.update(num_beams=self.n), num_return=self.n)
-            rewrites = self.judge.edit_batch(chunk, batch_size=batch_size, progress=False, **generation)
-            return [self.pick(pair, [*b, r]) for pair, b, r in zip(chunk, beams, rewrites)]
+            ruled = [self.rule_edits(pair) for pair in chunk]
+            taken = [next((t for t, sure in r if sure and verify(*pair, t) >= TAKE_RULE), None)
+                     for pair, r in zip(chunk, ruled)]
+            todo = [pair for pair, t in zip(chunk, taken) if t is None]
+            if todo:
+                beams = self.writer._generate(todo, self.writer.options.update(num_beams=self.n), num_return=self.n)
+                rewrites = self.judge.edit_batch(todo, batch_size=batch_size, progress=False, **generation)
+                picks = iter(self.pick(pair, [*b, r], rules)
+                             for pair, b, r, rules in zip(todo, beams, rewrites, [r for r, t in zip(ruled, taken)
+                                                                                   if t is None]))
+            return [t if t is not None else next(picks) for t in taken]
 
         return in_batches([validate_pair(p, i) for p, i in pairs], batch_size, progress, edit_chunk)
 
-    def pick(self, pair: tuple[str, str], candidates: list[str]) -> str:
+    def rule_edits(self, pair: tuple[str, str]) -> list[tuple[str, bool]]:
+        return [(e.text, e.sure) for e in direct_edits(*pair)] if self.rules else []
+
+    def pick(self, pair: tuple[str, str], candidates: list[str], rules: list[tuple[str, bool]] = ()) -> str:
         source, instruction = pair
-        cands = list(dict.fromkeys(c for c in candidates if not is_unchanged(c, source)))
+        bonus = {text: RULE_BONUS if sure else 0.0 for text, sure in rules}
+        cands = list(dict.fromkeys(c for c in [*candidates, *bonus] if not is_unchanged(c, source)))
         if not cands:
             return candidates[-1]  # the rewrite, unchanged or empty: the chat says so
         likelihood = self.judge.score(pair, cands)
-        return max(zip(cands, likelihood), key=lambda c: verify(source, instruction, c[0]) + c[1])[0]
+        return max(zip(cands, likelihood),
+                   key=lambda c: verify(source, instruction, c[0]) + c[1] + bonus.get(c[0], 0.0))[0]

@@ -1,0 +1,516 @@
+"""Direct edits: instructions whose meaning is plain, applied to the prompt by rule.
+
+    remove / no / without / get rid of X     X's phrase deleted (its comma chunk, its "and X", its "with X")
+    make the X red / out of stone            X's colour or material words replaced, the rest of X kept
+    turn X into Y, replace X with Y, Y instead of X, swap X for Y
+                                             X (with its clashing colour/material words) becomes Y
+    make it winter / night / snowy           the season, time of day or weather replaced, else added
+    by Monet instead, in the style of Monet  the "by ARTIST" part replaced
+    add X                                    X added at the end of the subject part
+
+Each rule finds what the instruction names in the prompt as words (singular or plural, any case, a
+weather word in any of its forms: rain, rainy, raining, rain-soaked). When it cannot, it proposes
+nothing, and the models' candidates stand alone. The rest of the prompt is kept character for
+character. `direct_edits` returns the candidates with how sure the rule is; rerank.py weighs them with
+the models' candidates.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_WORD = re.compile(r"[A-Za-z0-9][\w'’]*(?:-[\w'’]+)*")
+DETERMINERS = frozenset("a an the his her their its my your our some two three four several many".split())
+PREPOSITIONS = frozenset("""of on in at by with and or to for from into onto over under above below behind beside
+near next through along across around inside outside between against toward towards within without while
+as like than under beneath underneath upon about after before during among amid""".split())
+LEADS = frozenset("with wearing holding carrying featuring and plus beside near under".split())
+COLORS = frozenset("""red orange yellow green blue purple violet pink black white grey gray brown beige teal
+turquoise cyan magenta crimson scarlet navy maroon golden gold silver ivory emerald indigo lavender olive
+amber dark light pale bright colorful colourful multicolored rainbow""".split())
+MATERIALS = frozenset("""wooden wood stone marble glass metal metallic steel iron gold golden silver velvet leather
+brick concrete plastic paper crystal ice bronze copper silk wool woolen cotton denim bamboo clay ceramic
+porcelain chrome wicker straw""".split())
+SEASONS = {"winter": "in winter", "summer": "in summer", "autumn": "in autumn", "fall": "in the fall",
+           "spring": "in spring"}
+TIMES = {"night": "at night", "nighttime": "at night", "midnight": "at midnight", "daytime": "during the day",
+         "day": "during the day", "morning": "in the morning", "afternoon": "in the afternoon",
+         "evening": "in the evening", "sunset": "at sunset", "sunrise": "at sunrise", "dawn": "at dawn",
+         "dusk": "at dusk", "twilight": "at twilight", "noon": "at noon", "golden hour": "at golden hour",
+         "blue hour": "at blue hour"}
+WEATHER = {  # stem: (adjective, verb-ing, noun phrase)
+    "rain": ("rainy", "raining", "in the rain"), "snow": ("snowy", "snowing", "in the snow"),
+    "fog": ("foggy", "fogging", "in the fog"), "mist": ("misty", "misting", "in the mist"),
+    "storm": ("stormy", "storming", "in a storm"), "sun": ("sunny", "sunning", "in the sun"),
+    "cloud": ("cloudy", "clouding", "under clouds"),
+}
+# Time expressions as written in prompts: "at night", "in the evening", "during the day", bare "dusk"...
+_TIME_IN_PROMPT = re.compile(
+    r"\b(?:(?:at|in the|during the|by)\s+)?(night ?time|night|midnight|daytime|day ?time|morning|afternoon|"
+    r"evening|sunset|sunrise|dawn|dusk|twilight|noon|golden hour|blue hour)\b|\bduring the day\b", re.I)
+_SEASON_IN_PROMPT = re.compile(r"\b(?:(?:in|during)\s+(?:the\s+)?)?(winter|summer|autumn)\b|\b(?:in|during) "
+                               r"(?:the\s+)?(fall|spring)\b", re.I)
+_ARTIST_IN_PROMPT = re.compile(r"\bby\s+[A-Z][\w.'’-]*(?:\s+(?:[A-Z][\w.'’-]*|and|&|de|van|von|da|del|la|le))*", )
+
+
+@dataclass
+class DirectEdit:
+    text: str
+    rule: str          # remove | restyle | replace | season | time | weather | artist | add
+    sure: bool         # the rule found exactly what the instruction names
+
+
+def stem(word: str) -> str:
+    w = word.lower().strip("'’")
+    if len(w) > 4 and w.endswith("ies"):
+        return w[:-3] + "y"
+    if len(w) > 4 and w.endswith("ves"):  # elves, wolves, knives
+        return w[:-3] + "f"
+    if len(w) > 3 and w.endswith("fe"):
+        return w[:-1]
+    if len(w) > 4 and w.endswith("es") and w[-3] in "sxz" or w.endswith(("ches", "shes")):
+        return w[:-2]
+    if len(w) > 3 and w.endswith("s") and not w.endswith(("ss", "us", "is")):
+        return w[:-1]
+    return w
+
+
+def _words(text: str) -> list[re.Match]:
+    return list(_WORD.finditer(text))
+
+
+def _gap(text: str, left: re.Match, right: re.Match) -> str:
+    return text[left.end():right.start()]
+
+
+def _phrase_words(phrase: str) -> list[str]:
+    words = [m.group(0) for m in _words(phrase)]
+    while words and words[0].lower() in DETERMINERS:
+        words.pop(0)
+    return words
+
+
+def _tidy(text: str) -> str:
+    text = re.sub(r"\s+([,.;:!?)])", r"\1", text)
+    text = re.sub(r"([,;])(?:\s*[,;])+", r"\1", text)
+    text = re.sub(r"\(\s*\)", "", text)
+    text = re.sub(r"\s{2,}", " ", text).strip()
+    text = re.sub(r"^[,;\s-]+|[,;\s-]+$", "", text)
+    return re.sub(r"\b([Aa]n?)(\s+)([A-Za-z][\w'’-]*)", _article, text)
+
+
+def _article(m: re.Match) -> str:
+    """'a' before a vowel sound, 'an' before a consonant; u- and h- words left as written."""
+    art, space, word = m.groups()
+    w = word.lower()
+    if art.lower() == "a" and w[0] in "aeio" and not w.startswith(("one", "eu")):
+        art += "n"
+    elif art.lower() == "an" and w[0] not in "aeiouh" and not word.isupper():
+        art = art[0]
+    return art + space + word
+
+
+def _title_like(text: str) -> bool:
+    words = [w for w in re.findall(r"[A-Za-z]+", text) if len(w) > 3]
+    return bool(words) and sum(w[0].isupper() for w in words) / len(words) > 0.6
+
+
+def _match_case(new: str, old: str, prompt: str) -> str:
+    if old.isupper() and len(old) > 1:
+        return new.upper()
+    if old[:1].isupper() and (_title_like(prompt) or _title_like(old)):
+        small = DETERMINERS | PREPOSITIONS
+        return " ".join(w if w.lower() in small else w[:1].upper() + w[1:] for w in new.split())
+    return new
+
+
+# ---------------------------------------------------------------------------------------------- noun phrases
+@dataclass
+class _NP:
+    det: int     # token index of the determiner (or the first modifier)
+    mod: int     # first modifier
+    head: int    # first token of the matched words
+    end: int     # one past the last matched token
+
+
+def find_np(prompt: str, phrase: str) -> _NP | None:
+    """Where the phrase's words stand in the prompt (all of them in a row, else its last word), with
+    the modifiers and determiner before them."""
+    words = _phrase_words(phrase)
+    while words and words[-1].lower() in PREPOSITIONS | DETERMINERS | {"it", "them", "one"}:
+        words.pop()
+    toks, want = _words(prompt), [stem(w) for w in words]
+    if not want or not toks:
+        return None
+    stems = [stem(t.group(0)) for t in toks]
+    hit = None
+    for n in range(len(want), 0, -1):  # the longest run of the phrase's last words
+        part = want[-n:]
+        for i in range(len(toks) - n + 1):
+            if stems[i:i + n] == part and all(not re.search(r"[,;:|()]", _gap(prompt, toks[k], toks[k + 1]))
+                                              for k in range(i, i + n - 1)):
+                hit = (i, i + n)
+                break
+        if hit:
+            break
+    if hit is None:
+        return None
+    i, j = hit
+    mod = i
+    while mod > 0 and i - mod < 3 and _modifier(prompt, toks, mod - 1):
+        mod -= 1
+    det = mod
+    if det > 0 and toks[det - 1].group(0).lower() in DETERMINERS \
+            and not re.search(r"[^\s]", _gap(prompt, toks[det - 1], toks[det])):
+        det -= 1
+    return _NP(det, mod, i, j)
+
+
+def _modifier(prompt: str, toks: list[re.Match], k: int) -> bool:
+    """Is word k an adjective-like modifier of the word after it ('glowing' lamps, 'stone' lanterns)?"""
+    if re.search(r"[^\s]", _gap(prompt, toks[k], toks[k + 1])):
+        return False
+    w = toks[k].group(0).lower()
+    if w in DETERMINERS | PREPOSITIONS or w in ("is", "are", "was", "who", "that"):
+        return False
+    if w.endswith("ing") and w not in COLORS:  # a verb ("standing") unless it opens its phrase
+        return k == 0 or toks[k - 1].group(0).lower() in DETERMINERS or bool(
+            re.search(r"[,;|(]", _gap(prompt, toks[k - 1], toks[k])))
+    return True
+
+
+def _chunks(prompt: str) -> list[tuple[int, int]]:
+    """Spans of the comma-separated parts."""
+    spans, start = [], 0
+    for m in re.finditer(r"[,;|]| - ", prompt):
+        spans.append((start, m.start()))
+        start = m.end()
+    spans.append((start, len(prompt)))
+    return spans
+
+
+# ---------------------------------------------------------------------------------------------- the rules
+def remove(prompt: str, target: str) -> str | None:
+    np_ = find_np(prompt, target)
+    if np_ is None:
+        return None
+    toks = _words(prompt)
+    start, end = toks[np_.det].start(), toks[np_.end - 1].end()
+    chunks = _chunks(prompt)
+    ci = next(k for k, (s, e) in enumerate(chunks) if s <= start < e or (s <= start and e >= end))
+    cs, ce = chunks[ci]
+    chunk = prompt[cs:ce]
+    # a coordinated phrase: drop "X and" / "and X"
+    before = [t for t in toks if cs <= t.start() < start]
+    after = [t for t in toks if end <= t.start() < ce]
+    if before and before[-1].group(0).lower() == "and":
+        cut_from = before[-1].start()
+        cut_to = after[0].start() if after and ci == 0 and after[0].group(0).lower().endswith("ing") else (
+            end if ci == 0 or after else ce)
+        return _tidy(prompt[:cut_from] + " " + prompt[cut_to:])
+    if after and after[0].group(0).lower() == "and":
+        return _tidy(prompt[:start] + prompt[after[1].start() if len(after) > 1 else after[0].end():])
+    if len(chunks) > 1:
+        if ci == 0 and not before and not after and np_.mod == np_.head:  # the first part is just X
+            return _tidy(prompt[chunks[1][0]:])
+        # a later part about X: "flying cars overhead", "villagers at work", "dust clouds";
+        # not "Snow Covered Village", where X only describes the part's own subject
+        if ci > 0 and (len(after) <= 1 or after[0].group(0).lower() in PREPOSITIONS):
+            return _tidy(prompt[:chunks[ci - 1][1]] + prompt[ce:])
+        if ci > 0:
+            return None
+    # inside a phrase: "with a red umbrella", "holding a shield", "wearing a hat"
+    if before and before[-1].group(0).lower() in LEADS:
+        return _tidy(prompt[:before[-1].start()] + prompt[end:])
+    if len(before) >= 2 and before[-1].group(0).lower() == "of" and before[-2].group(0).lower() not in PREPOSITIONS:
+        # "with a slice of cake": the measure phrase goes too
+        k = len(before) - 2
+        while k > 0 and before[k - 1].group(0).lower() not in LEADS | PREPOSITIONS:
+            k -= 1
+        if k > 0 and before[k - 1].group(0).lower() in LEADS:
+            return _tidy(prompt[:before[k - 1].start()] + prompt[end:])
+    return None
+
+
+def restyle(prompt: str, target: str, attrs: list[str]) -> str | None:
+    """'make the sofa green velvet': the NP's colour/material words replaced by the new ones."""
+    np_ = find_np(prompt, target)
+    if np_ is None:
+        return None
+    toks = _words(prompt)
+    classes = _classes(attrs)
+    mods = [t.group(0) for t in toks[np_.mod:np_.head] if not (_classes([t.group(0)]) & classes)]
+    head = prompt[toks[np_.head].start():toks[np_.end - 1].end()]
+    # drop stray words of the same class right after the noun ("armor black")
+    end = toks[np_.end - 1].end()
+    k = np_.end
+    while k < len(toks) and _classes([toks[k].group(0)]) & classes and not _gap(prompt, toks[k - 1], toks[k]).strip():
+        end, k = toks[k].end(), k + 1
+    new_attrs = _match_case(" ".join(attrs), toks[np_.mod].group(0), prompt)
+    phrase = " ".join([*mods, new_attrs, head])
+    return _tidy(prompt[:toks[np_.mod].start()] + phrase + prompt[end:])
+
+
+def _classes(words: list[str]) -> set[str]:
+    out = set()
+    for w in words:
+        w = w.lower()
+        if w in COLORS:
+            out.add("color")
+        if w in MATERIALS:
+            out.add("material")
+    return out
+
+
+def replace(prompt: str, old: str, new: str) -> str | None:
+    np_ = find_np(prompt, old)
+    if np_ is None:
+        return None
+    toks = _words(prompt)
+    new_words = _phrase_words(new)
+    if not new_words:
+        return None
+    if new_words[-1].lower() == "one":  # "change the harbor to a calm sunny one"
+        return restyle_free(prompt, np_, new_words[:-1])
+    start = toks[np_.mod].start()
+    classes = _classes(new_words)
+    mods = [t.group(0) for t in toks[np_.mod:np_.head] if not (_classes([t.group(0)]) & classes)]
+    matched = prompt[toks[np_.head].start():toks[np_.end - 1].end()]
+    phrase = " ".join([*mods, _match_case(" ".join(new_words), matched, prompt)])
+    return _tidy(prompt[:start] + phrase + prompt[toks[np_.end - 1].end():])
+
+
+def restyle_free(prompt: str, np_: _NP, adjectives: list[str]) -> str | None:
+    """'a calm sunny harbor' for 'a stormy harbor': the modifiers replaced by the new ones."""
+    toks = _words(prompt)
+    head = prompt[toks[np_.head].start():toks[np_.end - 1].end()]
+    return _tidy(prompt[:toks[np_.mod].start()] + " ".join([*adjectives, head]) + prompt[toks[np_.end - 1].end():])
+
+
+def _weather_stem(word: str) -> str | None:
+    w = word.lower()
+    for s, (adj, ing, _) in WEATHER.items():
+        if w in (s, adj, ing, s + "s", s + "fall", s + "ed"):
+            return s
+    return None
+
+
+def weather(prompt: str, want: str, old: str | None = None) -> str | None:
+    """Replace a weather word (any form, also inside 'rain-soaked') with the same form of `want`;
+    add `want` when the prompt has none."""
+    forms = WEATHER[want]
+    pattern = re.compile(r"\b(" + "|".join(sorted({f for s, (a, i, _) in WEATHER.items() if not old or s == old
+                                                   for f in (a, i, s + "fall", s)}, key=len, reverse=True))
+                         + r")(?=\b|-)", re.I)
+    m = None
+    for cand in pattern.finditer(prompt):
+        if _weather_stem(cand.group(1)) != want:
+            m = cand
+            break
+    if m is None:
+        if old:
+            return None
+        return _add_phrase(prompt, forms[2])
+    got = m.group(1).lower()
+    s = _weather_stem(got)
+    adj, ing, _ = WEATHER[s]
+    new = forms[0] if got == adj else forms[1] if got == ing else want + "fall" if got.endswith("fall") else want
+    return _tidy(prompt[:m.start(1)] + _match_case(new, m.group(1), prompt) + prompt[m.end(1):])
+
+
+def season(prompt: str, want: str) -> str | None:
+    m = _SEASON_IN_PROMPT.search(prompt)
+    if m is None:
+        return _add_phrase(prompt, SEASONS[want])
+    word = m.group(1) or m.group(2)
+    if word.lower() == want:
+        return None
+    if m.group(0).lower() != word.lower():  # "in summer" -> "in winter"
+        return _tidy(prompt[:m.start()] + SEASONS[want] + prompt[m.end():])
+    return _tidy(prompt[:m.start()] + _match_case(want, word, prompt) + prompt[m.end():])
+
+
+def time_of_day(prompt: str, want: str) -> str | None:
+    m = _TIME_IN_PROMPT.search(prompt)
+    if m is None:
+        return _add_phrase(prompt, TIMES[want])
+    word = (m.group(1) or "day").lower().replace(" ", "")
+    if word == want.replace(" ", "") or TIMES.get(word) == TIMES[want]:
+        return None
+    if m.group(1) is None or m.group(0).lower() != m.group(1).lower():  # a phrase: "at night"
+        return _tidy(prompt[:m.start()] + TIMES[want] + prompt[m.end():])
+    return _tidy(prompt[:m.start()] + _match_case(want, m.group(1), prompt) + prompt[m.end():])
+
+
+def artist(prompt: str, name: str) -> str | None:
+    m = None
+    for m in _ARTIST_IN_PROMPT.finditer(prompt):
+        pass
+    if m is None:
+        return None
+    return _tidy(prompt[:m.start()] + "by " + name.strip() + prompt[m.end():])
+
+
+_STYLE_TAIL = re.compile(r"\b(by|trending|artstation|8k|4k|hd|uhd|octane|unreal|render|rendering|cinematic|"
+                         r"photorealistic|hyperrealistic|highly|detailed|lighting|style|concept art|digital art|"
+                         r"illustration|painting|matte|masterpiece|wallpaper|shot on|\d+mm|canvas|"
+                         r"art by|photography|fantasy art|fine art|pop art|line art|pixel art|art nouveau|art deco)\b", re.I)
+
+
+def _add_phrase(prompt: str, phrase: str) -> str:
+    """Add a phrase at the end of the subject: before the style/artist tags of a tag list, at the end
+    of the title part of 'Title - Artist', else at the end."""
+    chunks = _chunks(prompt)
+    if len(chunks) > 1:
+        for k, (s, e) in enumerate(chunks[1:], 1):
+            if _STYLE_TAIL.search(prompt[s:e]):
+                cut = chunks[k - 1][1]
+                sep = prompt[cut:s]
+                if " - " in sep or "|" in sep:
+                    return _tidy(prompt[:cut] + " " + phrase + prompt[cut:])
+                return _tidy(prompt[:cut] + ", " + phrase + prompt[cut:])
+        return _tidy(prompt.rstrip(" .") + ", " + phrase)
+    return _tidy(prompt.rstrip(" .") + " " + phrase)
+
+
+def add(prompt: str, thing: str) -> str:
+    thing = thing.strip().rstrip(".!")
+    first = thing.split()[0].lower() if thing.split() else ""
+    lead = "" if first in PREPOSITIONS or first.endswith("ing") else "with "
+    chunks = _chunks(prompt)
+    if len(chunks) > 1 and re.fullmatch(r"\s*(?:-|\|)\s*", prompt[chunks[0][1]:chunks[1][0]]):
+        # "Title - Artist - Site": the new thing goes with the title
+        return _tidy(prompt[:chunks[0][1]] + " " + lead + _match_case(thing, prompt[:chunks[0][1]], prompt)
+                     + prompt[chunks[0][1]:])
+    if len(chunks) > 1:
+        return _add_phrase(prompt, thing)
+    return _add_phrase(prompt, lead + thing)
+
+
+# ---------------------------------------------------------------------------------------------- parsing
+_T = r"(?:the |a |an |his |her |their |its |all the |all |any )?"
+_RULES: list[tuple[str, re.Pattern]] = [(name, re.compile(p, re.I)) for name, p in [
+    ("remove", rf"^(?:please )?(?:remove|delete|erase|get rid of|take out|take away|lose|drop|eliminate) {_T}(.+?)$"),
+    ("remove", rf"^(?:no|without|no more|minus) {_T}(.+?)$"),
+    ("instead", r"^(?:make it |make them |have |use |with |put |add )?(?:a |an |the )?(.+?) instead of (?:the |a |an )?(.+?)$"),
+    ("replace", rf"^(?:please )?(?:replace|swap|switch|exchange) {_T}(.+?) (?:with|for|by|to) (.+?)$"),
+    ("replace", rf"^(?:please )?(?:turn|change|convert|transform|make) {_T}(?!(?:the )?(?:it|this|that|everything|image|picture|scene|season|time|weather)\b)(.+?) (?:into|to|in to) (.+?)$"),
+    ("restyle", rf"^(?:please )?(?:make|paint|color|colour|turn|change) {_T}(?!(?:the )?(?:it|this|that|everything|image|picture|scene|season|time|weather)\b)(.+?) (?:(?:out of|made of|of|into|to) )?((?:\w+ )*\w+)$"),
+    ("it", r"^(?:please )?(?:make it|make this|change it to|set it (?:at|in|during)|it should be|should be|"
+           r"change the (?:season|time(?: of day)?) to|make the (?:season|time) ?|turn it (?:into )?|have it be)\s*"
+           r"(?:a |an |the |in |at |during |)(.+?)$"),
+    ("artist", r"^(?:make it |have it |as if it were |as if |like it was |paint it |painted |done )?(?:by|in the style of) "
+               r"(.+?)(?: instead)?$"),
+    ("add", r"^(?:please )?(?:add|put on|put|place|include|insert|give it|give (?:him|her|them)) (.+?)$"),
+]]
+
+
+_NOT_A_THING = frozenset("be look looks more less very too have feel seem appear like".split())
+
+
+def direct_edits(prompt: str, instruction: str) -> list[DirectEdit]:
+    """The rule edits that apply, most specific first (often none)."""
+    text = re.sub(r"[.!]+$", "", " ".join(instruction.strip().split())).strip()
+    text = re.split(r",\s*(?:just|only|but|and)\b|;", text)[0].strip()
+    out: list[DirectEdit] = []
+
+    def keep(result: str | None, rule: str, sure: bool = True) -> None:
+        if result and result.strip() and result.strip() != prompt.strip() and all(o.text != result for o in out):
+            out.append(DirectEdit(result, rule, sure))
+
+    for name, pattern in _RULES:
+        m = pattern.match(text)
+        if not m:
+            continue
+        if name == "add" and re.match(r"(?:it|him|her|them|this|the)\b", m.group(1), re.I):
+            break  # "put her in a desert", "put the boy on the ground": a move, left to the models
+        if name == "remove":
+            target = m.group(1)
+            if re.search(r"\b(?:add|make|turn|change|replace|put|give)\b", target, re.I):
+                break  # two edits in one ("get rid of the snow and add water"): left to the models
+            if _weather_stem(target.split()[-1]) and not find_np(prompt, target):
+                keep(_remove_weather(prompt, _weather_stem(target.split()[-1])), "weather")
+            else:  # "the forest/trees", "the buckets and spades": each part
+                result = prompt
+                for part in re.split(r"\s*(?:/|&|,|\band\b|\bor\b)\s*", target):
+                    if part.strip() and find_np(result, part):
+                        result = remove(result, part) or result
+                keep(result, "remove")
+        elif name == "instead":
+            new = re.sub(r"^(?:it|them|him|her|this)\s+(?:(?:in|on|at|into|onto|to)\s+)?(?:(?:a|an|the)\s+)?", "",
+                         m.group(1), flags=re.I)
+            old = m.group(2)
+            ws_new, ws_old = _weather_stem(new.split()[-1]), _weather_stem(old.split()[-1])
+            if ws_new and ws_old:
+                keep(weather(prompt, ws_new, ws_old), "weather")
+            else:
+                keep(replace(prompt, old, new), "replace")
+        elif name == "replace":
+            old, new = m.group(1), m.group(2)
+            words = _phrase_words(new)
+            if not words or words[0].lower() in _NOT_A_THING:
+                break  # "to be modern", "to look older": left to the models
+            olds = _phrase_words(old)
+            if all(w.lower() in COLORS | MATERIALS for w in words) and not all(
+                    w.lower() in COLORS | MATERIALS for w in olds) and not re.match(r"(?:a|an)\s", new, re.I):
+                keep(restyle(prompt, old, words), "restyle")
+            else:
+                keep(replace(prompt, old, new), "replace")
+        elif name == "restyle":
+            target, attrs = m.group(1), _phrase_words(m.group(2))
+            # the split between target and colour is ambiguous: try each split point
+            words = _phrase_words(m.group(0)[m.start(1):])
+            for k in range(1, len(words)):  # the longest tail of colours and materials
+                tail = [w for w in words[k:] if w.lower() not in ("out", "of", "made")]
+                if tail and all(w.lower() in COLORS | MATERIALS for w in tail):
+                    keep(restyle(prompt, " ".join(words[:k]), tail), "restyle")
+                    break
+            del target, attrs
+        elif name == "it":
+            _it_rule(prompt, m.group(1).lower(), keep)
+        elif name == "artist":
+            keep(artist(prompt, m.group(1)), "artist")
+        elif name == "add":
+            thing = m.group(1)
+            if not find_np(prompt, thing) or len(_phrase_words(thing)) > 1:
+                keep(add(prompt, thing), "add", sure=False)
+        break
+    return out
+
+
+def _it_rule(prompt: str, what: str, keep) -> None:
+    what = what.strip()
+    key = what.replace("-", "").replace(" time", "time")
+    if what in SEASONS:
+        keep(season(prompt, what), "season")
+    elif key in TIMES or what in TIMES:
+        keep(time_of_day(prompt, key if key in TIMES else what), "time")
+    elif _weather_stem(what.split()[-1]) and len(what.split()) == 1:
+        keep(weather(prompt, _weather_stem(what)), "weather")
+    elif what.split() and all(w in COLORS | MATERIALS for w in what.split()) and not _title_like(prompt):
+        subject = _subject(prompt)
+        if subject:
+            keep(restyle(prompt, subject, what.split()), "restyle")
+
+
+def _subject(prompt: str) -> str | None:
+    """The first noun of a sentence-like prompt: 'a red motorcycle speeding through...' -> motorcycle."""
+    toks = _words(prompt.split(",")[0])
+    if not toks or toks[0].group(0).lower() not in DETERMINERS:
+        return None
+    head = None
+    for t in toks[1:]:
+        w = t.group(0).lower()
+        if w in PREPOSITIONS or w.endswith("ing") or w in ("is", "are", "who", "that"):
+            break
+        head = t.group(0)
+    return head
+
+
+def _remove_weather(prompt: str, s: str) -> str | None:
+    adj, ing, phrase = WEATHER[s]
+    for pat in (rf"\s*\b{re.escape(phrase)}\b", rf",?\s*\b(?:{adj}|{ing})\b(?=\s*(?:,|$))", rf"\b(?:{adj}|{ing})\s+"):
+        new = re.sub(pat, "", prompt, count=1, flags=re.I)
+        if new != prompt:
+            return _tidy(new)
+    return None

@@ -1,0 +1,111 @@
+"""Rule edits (diffchat/editor/direct.py) and how the best-of editor uses them."""
+import pytest
+
+from diffchat.editor.direct import direct_edits, find_np, stem
+from diffchat.editor.rerank import RerankedEditor
+
+from test_rerank import Fake
+
+
+def first(prompt, instruction):
+    edits = direct_edits(prompt, instruction)
+    return edits[0].text if edits else None
+
+
+@pytest.mark.parametrize("prompt, instruction, want", [
+    # removals: the comma part, the "and X", the "with X", the "holding X"
+    ("cyberpunk market at night, neon signs, flying cars overhead, cinematic lighting", "remove the flying cars",
+     "cyberpunk market at night, neon signs, cinematic lighting"),
+    ("an old man with a hat and glasses reading a newspaper", "no glasses",
+     "an old man with a hat reading a newspaper"),
+    ("a small dog on a bench with a red umbrella in the rain", "get rid of the umbrella",
+     "a small dog on a bench in the rain"),
+    ("portrait of a woman holding a shield, standing in a desert", "remove the shield",
+     "portrait of a woman, standing in a desert"),
+    ("a workshop full of brass gears, glowing lamps and strange machines", "no lamps",
+     "a workshop full of brass gears, strange machines"),
+    ("a beach, colorful buckets and spades, waves", "remove the buckets and spades", "a beach, waves"),
+    ("a library, by Studio Ghibli and Hayao Miyazaki", "no Miyazaki, just Ghibli", "a library, by Studio Ghibli"),
+    # colour and material: the clashing words go, the others stay
+    ("a young woman in a yellow raincoat on a rainy afternoon", "make the raincoat red",
+     "a young woman in a red raincoat on a rainy afternoon"),
+    ("a cozy room with a large grey sofa", "make the sofa green velvet", "a cozy room with a large green velvet sofa"),
+    ("a pho bowl on a dark wooden table", "make the table white marble", "a pho bowl on a white marble table"),
+    ("a red wooden bridge over a pond", "make the bridge out of stone", "a red stone bridge over a pond"),
+    ("Red Boat at Peggy's Cove, Nova Scotia.", "make the boat magenta", "Magenta Boat at Peggy's Cove, Nova Scotia."),
+    ("a red motorcycle speeding through a city", "make it silver", "a silver motorcycle speeding through a city"),
+    # substitutions
+    ("a small wooden cabin by a lake", "turn the cabin into a stone cottage", "a small stone cottage by a lake"),
+    ("Plums and Roses by Elizabeth Robbins", "swap roses with daisies", "Plums and Daisies by Elizabeth Robbins"),
+    ("a cat in a dark cave, glowing treasure", "put it in a library instead of a cave",
+     "a cat in a dark library, glowing treasure"),
+    ("a fisherman, stormy harbor in the background", "change the harbor to a calm sunny one",
+     "a fisherman, calm sunny harbor in the background"),
+    ("an apple on a table", "replace the apple with an orange", "an orange on a table"),
+    ("a dog on a bench", "swap the dog for an elephant", "an elephant on a bench"),
+    # season, time of day, weather
+    ("a cabin by a lake, summer morning", "make it winter", "a cabin by a lake, winter morning"),
+    ("Colorful summer landscape near the river.", "change the season to autumn",
+     "Colorful autumn landscape near the river."),
+    ("a zebra in a field", "make it sunset", "a zebra in a field at sunset"),
+    ("a street market at night, neon signs", "make it daytime", "a street market during the day, neon signs"),
+    ("a street market, rain-soaked pavement", "make it snow instead of rain", "a street market, snow-soaked pavement"),
+    ("a cat on a bench with a red umbrella", "make it raining", "a cat on a bench with a red umbrella in the rain"),
+    ("a lighthouse on a rainy day", "make it snowy", "a lighthouse on a snowy day"),
+    # the artist
+    ("City in the clouds speedpaint by Tryingtofly", "by Lisa Frank", "City in the clouds speedpaint by Lisa Frank"),
+])
+def test_rule_edits(prompt, instruction, want):
+    assert first(prompt, instruction) == want
+
+
+@pytest.mark.parametrize("prompt, instruction", [
+    ("Lonely boat and amazing sunset at the sea", "Less sunset"),            # vague: the models' job
+    ("The Delightful Walk - Loui Jover", "make the walk more dangerous"),
+    ("Franz von Persoglia_Gallant Scene in the Rococo Interior", "convert the interior to be modern"),
+    ("Robin Moline - Snow Covered Village", "Remove the snow."),             # X only describes the part
+    ("snow, winter, and mountains image", "Get rid of the snow and add water."),  # two edits in one
+    ("a girl on the beach", "put her in a desert"),                          # a move
+    ("a horse in a field", "remove the zebra"),                              # not in the prompt
+    ("a horse in a field", "turn the cow into a zebra"),
+])
+def test_no_sure_rule_where_the_meaning_is_not_plain(prompt, instruction):
+    assert not [e for e in direct_edits(prompt, instruction) if e.sure]
+
+
+def test_adding_is_a_suggestion_placed_with_the_subject():
+    (e,) = direct_edits("Open Door on a Garden 1934 - Konstantin Somov - WikiArt.org", "Add a dragon.")
+    assert not e.sure and e.text == "Open Door on a Garden 1934 with a Dragon - Konstantin Somov - WikiArt.org"
+    (e,) = direct_edits("a wolf on a peak, fantasy art, by Greg Rutkowski, 8k", "add a full moon")
+    assert e.text == "a wolf on a peak, a full moon, fantasy art, by Greg Rutkowski, 8k"
+    assert direct_edits("a cat on a bench", "add a red umbrella")[0].text == "a cat on a bench with a red umbrella"
+
+
+def test_words_match_in_any_number_and_case():
+    assert stem("benches") == stem("bench") and stem("Puppies") == "puppy" and stem("glasses") == stem("glass")
+    assert find_np("Fantasy, Elves, Dream World", "the elf") is not None
+    assert first("Fantasy, Elves, Dream World", "Turn the elves into hobbits") == "Fantasy, Hobbits, Dream World"
+
+
+def test_the_rest_of_the_prompt_is_kept_character_for_character():
+    prompt = 'a "Quoted" (1999) robot with a red hat, 35mm, f/1.8, by H.R. Giger & Moebius'
+    assert first(prompt, "make the hat blue") == prompt.replace("red hat", "blue hat")
+
+
+def test_the_best_of_editor_takes_a_sure_rule_edit_without_running_the_models():
+    class Refuse(Fake):
+        def _generate(self, *a, **k):
+            raise AssertionError("the models ran")
+
+    editor = RerankedEditor(Refuse(["x"]), Refuse(["x"]), n=4)
+    assert editor.edit("a cat on a bench with a red umbrella", "make the umbrella blue") == \
+        "a cat on a bench with a blue umbrella"
+
+
+def test_rule_suggestions_join_the_models_candidates():
+    src, ins = "a lighthouse on a cliff", "add a ship"
+    writer = Fake([src, "a lighthouse on a ship", "a ship", ""])
+    judge = Fake(["a lighthouse on a ship"])  # the same likelihood for all: the verifier decides
+    with_rules = RerankedEditor(writer, judge, n=4)
+    assert with_rules.edit(src, ins) == "a lighthouse on a cliff with a ship"  # all kept, the ship there
+    assert RerankedEditor(writer, judge, n=4, rules=False).edit(src, ins) == "a lighthouse on a ship"
