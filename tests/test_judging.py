@@ -170,3 +170,26 @@ def test_the_shipped_multiturn_set():
         assert {"short": words <= 12, "medium": 15 <= words <= 25, "long": 33 <= words <= 45}[c["kind"]], c["id"]
         chain = [c["prompt"], *c["references"]]
         assert all(a != b for a, b in zip(chain, chain[1:])), c["id"]  # every turn changes the prompt
+
+
+def test_named_sets_and_the_head_to_head(tmp_path):
+    from train.judging import make, score
+
+    rows = [{"input": f"a horse {i}", "edit": "turn the horse into a zebra", "output": f"a zebra {i}"} for i in range(3)]
+    for label, preds in (("a", ["a zebra 0", "a horse 1", "x"]), ("b", ["a zebra 0", "a zebra 1", "a horse 2"])):
+        with (tmp_path / f"predictions-{label}.jsonl").open("w") as f:
+            for r, p in zip(rows, preds):
+                f.write(json.dumps({**r, "prediction": p}) + "\n")
+    out = tmp_path / "j"
+    make([f"fresh={tmp_path / 'predictions-a.jsonl'}", f"fresh={tmp_path / 'predictions-b.jsonl'}"], str(out))
+    key = [json.loads(line) for line in (out / "key.jsonl").read_text().splitlines()]
+    assert {k["set"] for k in key} == {"fresh"}
+    batch = {json.loads(line)["id"]: json.loads(line) for line in (out / "batch-01.jsonl").read_text().splitlines()}
+    with (out / "grades-01.jsonl").open("w") as f:
+        for i, line in batch.items():
+            f.write(json.dumps({"id": i, "grade": 2 if "zebra" in line["candidate"] else 0, "why": "-"}) + "\n")
+    table = score(str(out))
+    assert table["fresh"]["b"]["all"]["2"] == pytest.approx(200 / 3)
+    text = (out / "scores.md").read_text()
+    # row 1: b right, a wrong; row 2: both wrong; row 0: the same line for both
+    assert "| fresh | a | b | 1 | 0 | 1 | -2 |" in text

@@ -47,8 +47,9 @@ def read_jsonl(path) -> list[tuple[int, object]]:
     return out
 
 
-def candidates(path) -> list[dict]:
-    """One dict per (row, turn, system) from a predictions-<label>.jsonl or chats-<label>.jsonl file."""
+def candidates(path, set_name: str | None = None) -> list[dict]:
+    """One dict per (row, turn, system) from a predictions-<label>.jsonl or chats-<label>.jsonl file, in
+    the set `set_name` (default: "dev" for predictions, "multiturn" for chats)."""
     path = Path(path)
     kind, _, label = path.stem.partition("-")
     rows = []
@@ -59,7 +60,7 @@ def candidates(path) -> list[dict]:
             if not all(k in rec for k in ("input", "edit", "output", "prediction")):
                 raise DataError(f"{path}:{n}: needs input, edit, output and prediction")
             for system, cand in ((label, rec["prediction"]), ("reference", rec["output"])):
-                rows.append({"set": "dev", "row": n, "turn": None, "kind": None, "system": system,
+                rows.append({"set": set_name or "dev", "row": n, "turn": None, "kind": None, "system": system,
                              "input": rec["input"], "instruction": rec["edit"], "candidate": cand or ""})
     elif kind == "chats":
         for n, rec in read_jsonl(path):
@@ -67,7 +68,7 @@ def candidates(path) -> list[dict]:
                     not len(rec["turns"]) == len(rec["outputs"]) == len(rec["prompts"]) - 1:
                 raise DataError(f"{path}:{n}: not a chat of train.evaluate_chat (id, kind, turns, prompts, outputs)")
             for t, (instruction, cand) in enumerate(zip(rec["turns"], rec["outputs"])):
-                rows.append({"set": "multiturn", "row": rec["id"], "turn": t + 1, "kind": rec["kind"],
+                rows.append({"set": set_name or "multiturn", "row": rec["id"], "turn": t + 1, "kind": rec["kind"],
                              "system": label, "input": rec["prompts"][t], "instruction": instruction,
                              "candidate": cand or ""})
     else:
@@ -83,15 +84,17 @@ def make(inputs: list[str], out: str, batch_lines: int = 150, seed: int = 0) -> 
     groups: dict[tuple, dict] = {}
     systems_seen: dict[tuple, set] = defaultdict(set)  # (set, row, turn) -> systems
     asked: dict[tuple, tuple] = {}  # (set, row, turn) -> what was asked there
-    for path in inputs:
-        for c in candidates(path):
+    for entry in inputs:  # PATH or SET=PATH
+        set_name, _, path = entry.rpartition("=")
+        for c in candidates(path, set_name or None):
             where = (c["set"], c["row"], c["turn"])
-            if asked.setdefault(where, (c["input"] if c["set"] == "dev" else "", c["instruction"])) != \
-                    (c["input"] if c["set"] == "dev" else "", c["instruction"]):
+            single = c["turn"] is None  # a one-edit set: every system edits the same input
+            if asked.setdefault(where, (c["input"] if single else "", c["instruction"])) != \
+                    (c["input"] if single else "", c["instruction"]):
                 raise DataError(f"{path}: {c['set']} row {c['row']} turn {c['turn']} asks something else than "
                                 "in the files before it: the files come from different data")
             if c["system"] in systems_seen[where]:
-                if c["set"] == "dev" and c["system"] == "reference":
+                if single and c["system"] == "reference":
                     continue  # every predictions file carries the same human reference
                 raise DataError(f"{path}: system {c['system']!r} is given twice (two files with one label?)")
             systems_seen[where].add(c["system"])
@@ -149,6 +152,35 @@ def read_grades(out_dir: Path, partial: bool = False) -> tuple[list[dict], dict[
     return key, grades
 
 
+def paired(key: list[dict], grades: dict[str, int]) -> str:
+    """Head to head, per set: for each two systems, the edits where their outputs differ, how often each
+    was graded higher, and the sum of grade differences (positive: the first is better)."""
+    got: dict[tuple, dict[str, int]] = defaultdict(dict)  # (set, row, turn) -> system -> grade
+    for k in key:
+        if k["id"] in grades:
+            for system in k["systems"]:
+                got[(k["set"], k["row"], k["turn"])][system] = grades[k["id"]]
+    pairs: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0, 0])  # differ, a better, b better, sum a-b
+    for (set_name, _, _), by in got.items():
+        names = sorted(n for n in by if n != "reference")
+        for i, a in enumerate(names):
+            for b in names[i + 1:]:
+                if by[a] is None or by[b] is None:
+                    continue
+                c = pairs[(set_name, a, b)]
+                c[0] += by[a] != by[b]
+                c[1] += by[a] > by[b]
+                c[2] += by[a] < by[b]
+                c[3] += by[a] - by[b]
+    if not pairs:
+        return ""
+    lines = ["", "Head to head (edits graded differently; multi-turn: each system on its own chat):", "",
+             "| set | A | B | graded differently | A higher | B higher | sum A-B |", "|---|---|---|---|---|---|---|"]
+    for (set_name, a, b), c in sorted(pairs.items()):
+        lines.append(f"| {set_name} | {a} | {b} | {c[0]} | {c[1]} | {c[2]} | {c[3]:+d} |")
+    return "\n".join(lines) + "\n"
+
+
 def score(out: str, partial: bool = False) -> dict:
     out_dir = Path(out)
     key, grades = read_grades(out_dir, partial)
@@ -156,7 +188,7 @@ def score(out: str, partial: bool = False) -> dict:
     for k in key:
         if k["id"] not in grades:
             continue
-        groups = ["all"] + ([f"turn {k['turn']}", k["kind"]] if k["set"] == "multiturn" else [])
+        groups = ["all"] + ([f"turn {k['turn']}", k["kind"]] if k["turn"] is not None else [])
         for system in k["systems"]:
             for group in groups:
                 counts[(k["set"], system, group)][GRADES.index(grades[k["id"]])] += 1
@@ -171,7 +203,7 @@ def score(out: str, partial: bool = False) -> dict:
         shares = [100 * x / n for x in c]
         table.setdefault(r[0], {}).setdefault(r[1], {})[r[2]] = {"n": n, **dict(zip(("2", "1", "0"), shares))}
         lines.append(f"| {r[0]} | {r[1]} | {r[2]} | {n} | " + " | ".join(f"{s:.1f}" for s in shares) + " |")
-    text = "\n".join(lines) + "\n"
+    text = "\n".join(lines) + "\n" + paired(key, grades)
     if partial:
         text += f"\nPartial: {len(grades)} of {len(key)} judged lines graded.\n"
     (out_dir / "scores.md").write_text(text)
@@ -184,7 +216,8 @@ def main(argv=None) -> None:
     p = argparse.ArgumentParser(description="Blind judging of prompt edits: make batches, score grades.")
     sub = p.add_subparsers(dest="command", required=True)
     m = sub.add_parser("make", help="blind candidate batches and their key from prediction/chat files")
-    m.add_argument("--inputs", nargs="+", required=True, help="predictions-<label>.jsonl and chats-<label>.jsonl")
+    m.add_argument("--inputs", nargs="+", required=True, help="predictions-<label>.jsonl and chats-<label>.jsonl, each as PATH or SET=PATH "
+                   "(default sets: dev, multiturn)")
     m.add_argument("--out", required=True, help="a new folder for batch-NN.jsonl and key.jsonl")
     m.add_argument("--batch-lines", type=int, default=150)
     m.add_argument("--seed", type=int, default=0)

@@ -10,6 +10,9 @@
     transformers_runtime.py PromptEditor: transformers `generate` (GPU, training, PPO, the reference)
     ct2_runtime.py          CT2Editor: the same model merged, converted once, cached, run by CTranslate2
     loading.py              load_editor(spec, runtime="auto" | "ctranslate2" | "transformers")
+    edit_script.py          edit scripts (`old => new`), the edit-script model's output format
+    direct.py               rule edits for instructions whose meaning is plain
+    rerank.py               RerankedEditor, the default: rule edits and both models' candidates, the best picked
 """
 from .common import (EDITOR_META, EMBEDDED_BASE, SHIPPED_ADAPTER, GenerationOptions, LocalEditor, is_unchanged,
                      validate_pair)

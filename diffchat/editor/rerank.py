@@ -8,6 +8,8 @@ to the rewrite model's likelihood of the candidate (mean log-probability per tok
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 from .common import LocalEditor, edit_one, in_batches, is_unchanged, validate_pair
 from .direct import direct_edits
@@ -69,6 +71,7 @@ class RerankedEditor:
 
     def __init__(self, writer: LocalEditor, judge: LocalEditor, n: int = 4, rules: bool = True):
         self.writer, self.judge, self.n, self.rules = writer, judge, n, rules
+        self.parallel = writer.runtime == judge.runtime == "ctranslate2"
         self.name = f"{writer.name} | {judge.name} (best of {n + 1})"
         self.runtime, self.template, self.options = writer.runtime, "script+rewrite", judge.options
         self.load_seconds = writer.load_seconds + judge.load_seconds
@@ -87,14 +90,25 @@ class RerankedEditor:
                      for pair, r in zip(chunk, ruled)]
             todo = [pair for pair, t in zip(chunk, taken) if t is None]
             if todo:
-                beams = self.writer._generate(todo, self.writer.options.update(num_beams=self.n), num_return=self.n)
-                rewrites = self.judge.edit_batch(todo, batch_size=batch_size, progress=False, **generation)
+                beams, rewrites = self._model_candidates(todo, batch_size, generation)
                 picks = iter(self.pick(pair, [*b, r], rules)
                              for pair, b, r, rules in zip(todo, beams, rewrites, [r for r, t in zip(ruled, taken)
                                                                                    if t is None]))
             return [t if t is not None else next(picks) for t in taken]
 
         return in_batches([validate_pair(p, i) for p, i in pairs], batch_size, progress, edit_chunk)
+
+    def _model_candidates(self, pairs, batch_size: int, generation: dict) -> tuple[list[list[str]], list[str]]:
+        """The script model's beams and the rewrite model's edits. With `parallel` (both on CTranslate2,
+        which releases the GIL) the two models decode at once, in two threads."""
+        beams = partial(self.writer._generate, pairs, self.writer.options.update(num_beams=self.n), self.n)
+        rewrites = partial(self.judge.edit_batch, pairs, batch_size=batch_size, progress=False, **generation)
+        if not self.parallel:
+            return beams(), rewrites()
+        with ThreadPoolExecutor(1) as pool:
+            pending = pool.submit(beams)
+            done = rewrites()
+            return pending.result(), done
 
     def rule_edits(self, pair: tuple[str, str]) -> list[tuple[str, bool]]:
         return [(e.text, e.sure) for e in direct_edits(*pair)] if self.rules else []
