@@ -84,3 +84,28 @@ def test_default_is_the_best_of_both_shipped_models():
     assert isinstance(editor, RerankedEditor) and editor.runtime == "ctranslate2"
     out = editor.edit("a horse in a field by a river", "turn the horse into a zebra")
     assert "zebra" in out and "horse" not in out and "river" in out
+
+
+def test_on_ctranslate2_the_two_models_decode_at_once_with_the_same_pick():
+    import threading
+
+    seen = {}
+
+    class Slow(Fake):
+        runtime = "ctranslate2"
+
+        def _generate(self, pairs, opts, num_return=1):
+            seen["writer"] = threading.current_thread().name
+            return super()._generate(pairs, opts, num_return)
+
+        def edit_batch(self, pairs, batch_size=8, progress=False, **kw):
+            seen["judge"] = threading.current_thread().name
+            return super().edit_batch(pairs, batch_size, progress, **kw)
+
+    src, ins = PAIR
+    outputs = [src, "a horse and a zebra in a field by a river", "a zebra in a field by a river", ""]
+    parallel = RerankedEditor(Slow(outputs), Slow(["a zebra in a field"]), n=4, rules=False)
+    sequential = RerankedEditor(Fake(outputs), Fake(["a zebra in a field"]), n=4, rules=False)
+    assert parallel.parallel and not sequential.parallel
+    assert parallel.edit(src, ins) == sequential.edit(src, ins) == "a zebra in a field by a river"
+    assert seen["writer"] != seen["judge"]  # the script model ran in a thread of its own

@@ -44,8 +44,11 @@ class CT2Editor(LocalEditor):
     def _new_generator(self):
         import ctranslate2
 
+        from .loading import cpu_cores
+
+        # threads 0: every core of ours, at most 4 (CTranslate2's own default of 4 oversubscribes 2 cores)
         return ctranslate2.Generator(str(self.folder), device="cpu", compute_type=self.quantization,
-                                     intra_threads=self.threads)
+                                     intra_threads=self.threads or min(4, cpu_cores()))
 
     @classmethod
     def from_pretrained(cls, model=None, *, gguf_file: str | None = None, adapter=None, template: str | None = None,

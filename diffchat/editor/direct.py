@@ -370,6 +370,9 @@ def _add_phrase(prompt: str, phrase: str) -> str:
                     return _tidy(prompt[:cut] + " " + phrase + prompt[cut:])
                 return _tidy(prompt[:cut] + ", " + phrase + prompt[cut:])
         return _tidy(prompt.rstrip(" .") + ", " + phrase)
+    by = list(_ARTIST_IN_PROMPT.finditer(prompt))
+    if by and by[-1].start() > 0 and not prompt[by[-1].end():].strip(" ."):  # "Title by Artist": with the title
+        return _tidy(prompt[:by[-1].start()].rstrip() + " " + phrase + " " + prompt[by[-1].start():])
     return _tidy(prompt.rstrip(" .") + " " + phrase)
 
 

@@ -15,6 +15,14 @@ RUNTIME_ENV = "DIFFCHAT_EDITOR_RUNTIME"
 log = logging.getLogger("diffchat.editor")
 
 
+def cpu_cores() -> int:
+    """The cores this process may run on (the container's share, not the host's)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def load_editor(spec: str | None = None, *, runtime: str | None = None, quantization: str | None = None,
                 threads: int = 0, **kwargs):
     """Load an editor.
@@ -27,6 +35,8 @@ def load_editor(spec: str | None = None, *, runtime: str | None = None, quantiza
     folder; a model folder; or a Hub id.
     runtime: "auto" (default; $DIFFCHAT_EDITOR_RUNTIME overrides): CTranslate2 on a CPU, transformers
     on a GPU or when a GPU device or a dtype is asked for. quantization: the CTranslate2 weights (int8, ...).
+    threads: CPU threads of a CTranslate2 editor (0: one a core, at most 4); a pairing splits them between
+    its two models, which decode at once.
     kwargs go to the transformers runtime (device, dtype, template, options); template and options
     to both.
     """
@@ -49,7 +59,10 @@ def load_editor(spec: str | None = None, *, runtime: str | None = None, quantiza
         writer, _, judge = spec[len("best:"):].partition(",")
         if not judge:
             raise InvalidInput("best: takes two editors, the edit-script model and the rewrite model: best:A,B")
-        load = lambda s: load_editor(s, runtime=runtime, quantization=quantization, threads=threads, **kwargs)  # noqa: E731
+        # On CTranslate2 the two models decode at once: half the threads (all cores, at most 8) each.
+        each = min(4, max(1, (threads or cpu_cores()) // 2)) if pick_runtime(runtime, kwargs) == "ctranslate2" \
+            else threads
+        load = lambda s: load_editor(s, runtime=runtime, quantization=quantization, threads=each, **kwargs)  # noqa: E731
         return RerankedEditor(load(writer.strip()), load(judge.strip()))
     model, gguf_file, adapter = resolve_spec(spec)
     if pick_runtime(runtime, kwargs) == "ctranslate2":
