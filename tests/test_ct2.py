@@ -180,9 +180,9 @@ def test_hub_fallback_for_the_base(tiny_lm_dir, tmp_path, monkeypatch):
 
 def test_shipped_rewrite_model_on_ctranslate2():
     """The real shipped rewrite model (embedded base + adapter), converted and run with the default
-    quantization, float32: the one that keeps transformers' held-out quality."""
+    quantization, int8 (judged as good as float32 with the shipped editor, and faster)."""
     editor = load_editor("rewrite")
-    assert isinstance(editor, CT2Editor) and editor.quantization == "float32" and editor.template == "diffchat"
+    assert isinstance(editor, CT2Editor) and editor.quantization == "int8" and editor.template == "diffchat"
     out = editor.edit("a horse in a field", "turn the horse into a zebra")
     assert "zebra" in out.lower() and "turn" not in out.lower()
 

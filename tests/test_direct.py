@@ -54,9 +54,59 @@ def first(prompt, instruction):
     ("a lighthouse on a rainy day", "make it snowy", "a lighthouse on a snowy day"),
     # the artist
     ("City in the clouds speedpaint by Tryingtofly", "by Lisa Frank", "City in the clouds speedpaint by Lisa Frank"),
+    ("a knight, by zdzislaw beksinski and h.r. giger, 8k", "By Monet instead.", "a knight, by Monet, 8k"),
+    ("The Old Mill by Moonlight, oil painting", "by Turner instead", None),      # "by Moonlight" is no artist
+    ("a forest, in the style of john howe", "in the style of studio ghibli instead",
+     "a forest, in the style of studio ghibli"),
+    # the medium: the prompt's own medium words become the new one
+    ("Thomas Moran - Grand Canyon, 1872, oil on canvas, Smithsonian", "Turn into stained glass",
+     "Thomas Moran - Grand Canyon, 1872, stained glass, Smithsonian"),
+    ("sketchbook toned paper prismacolor pencil sketch of willie nelson", "Replace the sketch with a photograph",
+     "photograph of willie nelson"),
+    ("a bowl of pho, steam rising, food photography", "make it an anime illustration instead of a photo",
+     "a bowl of pho, steam rising, anime illustration"),
+    ("Igor Sava #watercolor jd", "make it look like a claymation", "Igor Sava #claymation jd"),
+    # typos in the command, removals with what only describes the removed thing
+    ("Photograph - Old Barn In The Fog by Gary Heller", "remvoe the fog", "Photograph - Old Barn by Gary Heller"),
+    ("a woman in a green dress dancing", "mak the dress red", "a woman in a red dress dancing"),
+    ("a cozy cabin in the woods with smoke coming out of the chimney", "no smoke", "a cozy cabin in the woods"),
+    ("a fisherman with a pipe in his mouth, wearing a hat", "remove the pipe", "a fisherman, wearing a hat"),
+    ("a bowl of ramen on a wooden table", "remove the table", "a bowl of ramen"),
+    ("a little house with a blue door and a garden full of tulips", "remove the garden",
+     "a little house with a blue door"),
+    ("1boy, armor, cape, red cape, castle", "no cape", "1boy, armor, castle"),
+    ("a castle with bats flying over it, night with a full moon", "no moon", "a castle with bats flying over it, night"),
+    # attributes of a thing that is there, also as a bare fragment; the clashing one goes
+    ("1girl, silver hair, long hair, red eyes", "short hair", "1girl, silver hair, short hair, red eyes"),
+    ("crowds with umbrellas, food stalls", "make the umbrellas transparent", "crowds with transparent umbrellas, food stalls"),
+    ("portrait of a woman, curly auburn hair", "make her hair black", "portrait of a woman, curly black hair"),
+    # time with more; every mention replaced; a sunny day is no night
+    ("a cabin, winter morning, smoke", "make it night with northern lights", "a cabin, winter night, smoke, northern lights"),
+    ("a market with fruit stalls", "make it early morning", "a market with fruit stalls in the early morning"),
+    ("Ship In The Harbor At Dawn, Seagulls At Dawn", "change dawn to night", "Ship In The Harbor At Night, Seagulls At Night"),
+    ("a woman on a busy street on a sunny afternoon", "make it night", "a woman on a busy street at night"),
+    ("a kid on a sunny beach, waves", "make it sunset", "a kid on a beach, waves, at sunset"),
+    # more of a mood: said as a tag, not pasted as a command
+    ("kids playing soccer in a park", "more dramatic pls", "kids playing soccer in a park, dramatic"),
 ])
 def test_rule_edits(prompt, instruction, want):
     assert first(prompt, instruction) == want
+
+
+def test_a_medium_with_nothing_to_replace_is_a_suggestion():
+    (e,) = direct_edits("Walter Launt Palmer - Winter Haze", "Turn into stained glass")
+    assert (e.text, e.rule, e.sure) == ("Walter Launt Palmer - Winter Haze - Stained Glass", "medium", False)
+    (e,) = direct_edits("a girl flying a kite on the beach", "make it a watercolor")
+    assert e.text == "a watercolor of a girl flying a kite on the beach" and not e.sure
+
+
+def test_a_rule_that_breaks_never_costs_the_edit(monkeypatch):
+    import diffchat.editor.rerank as rerank
+
+    monkeypatch.setattr(rerank, "direct_edits", lambda *a: 1 / 0)
+    src = "a cat on a bench"
+    editor = RerankedEditor(Fake([src, "a dog on a bench", "", ""]), Fake(["a dog on a bench"]), n=4)
+    assert editor.edit(src, "turn the cat into a dog") == "a dog on a bench"
 
 
 @pytest.mark.parametrize("prompt, instruction", [
@@ -68,6 +118,8 @@ def test_rule_edits(prompt, instruction, want):
     ("a girl on the beach", "put her in a desert"),                          # a move
     ("a horse in a field", "remove the zebra"),                              # not in the prompt
     ("a horse in a field", "turn the cow into a zebra"),
+    ("a cat", "take out the trash"),
+    ("", "remove the cat"),
 ])
 def test_no_sure_rule_where_the_meaning_is_not_plain(prompt, instruction):
     assert not [e for e in direct_edits(prompt, instruction) if e.sure]

@@ -20,7 +20,9 @@ from ..paths import cache_dir
 from .common import GenerationOptions, LocalEditor
 
 QUANTIZATIONS = ("int8", "int8_float32", "int16", "float32")
-DEFAULT_QUANTIZATION = "float32"  # int8 lost held-out quality (README "Editor speed"); float32 = transformers
+# int8: with the shipped editor (rules + both models) judged blind as good as float32 (= transformers) on
+# held-out edits and chats (assets/judging/round-4, round-5) and 3-4x faster than transformers; float32 on request.
+DEFAULT_QUANTIZATION = "int8"
 MANIFEST = "diffchat_ct2.json"  # written last: a folder without it (or with other file sizes) is rebuilt
 
 

@@ -16,6 +16,7 @@ the models' candidates.
 """
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass
 
@@ -27,7 +28,13 @@ as like than under beneath underneath upon about after before during among amid"
 LEADS = frozenset("with wearing holding carrying featuring and plus beside near under".split())
 COLORS = frozenset("""red orange yellow green blue purple violet pink black white grey gray brown beige teal
 turquoise cyan magenta crimson scarlet navy maroon golden gold silver ivory emerald indigo lavender olive
-amber dark light pale bright colorful colourful multicolored rainbow""".split())
+amber dark light pale bright colorful colourful multicolored rainbow auburn blonde blond brunette ginger chestnut
+platinum""".split())
+LENGTHS = frozenset("long short".split())
+SIZES = frozenset("big small large tiny huge giant little massive enormous".split())
+AGES = frozenset("old young elderly aged youthful".split())
+_CLASSES = {"color": COLORS, "length": LENGTHS, "size": SIZES, "age": AGES}
+_ADJECTIVE_ENDINGS = ("ent", "ant", "ous", "ful", "less", "ive", "ic", "al", "ish", "y", "ed", "est", "ible", "able")
 MATERIALS = frozenset("""wooden wood stone marble glass metal metallic steel iron gold golden silver velvet leather
 brick concrete plastic paper crystal ice bronze copper silk wool woolen cotton denim bamboo clay ceramic
 porcelain chrome wicker straw""".split())
@@ -50,7 +57,9 @@ _TIME_IN_PROMPT = re.compile(
     r"evening|sunset|sunrise|dawn|dusk|twilight|noon|golden hour|blue hour)\b|\bduring the day\b", re.I)
 _SEASON_IN_PROMPT = re.compile(r"\b(?:(?:in|during)\s+(?:the\s+)?)?(winter|summer|autumn)\b|\b(?:in|during) "
                                r"(?:the\s+)?(fall|spring)\b", re.I)
-_ARTIST_IN_PROMPT = re.compile(r"\bby\s+[A-Z][\w.'’-]*(?:\s+(?:[A-Z][\w.'’-]*|and|&|de|van|von|da|del|la|le))*", )
+_NOT_ARTIST = r"(?!(?i:the|a|an|moonlight|candlelight|firelight|lamplight|starlight|sunlight|night|day|hand|itself)\b)"
+_ARTIST_IN_PROMPT = re.compile(rf"\bby\s+{_NOT_ARTIST}[A-Z][\w.'’-]*(?:\s+(?:[A-Z][\w.'’-]*|and|&|de|van|von|da|del|la|le))*")
+_ARTIST_LOWER = re.compile(rf"\bby\s+{_NOT_ARTIST}[a-z][^,;()\n]*", re.I)
 
 
 @dataclass
@@ -133,37 +142,40 @@ class _NP:
     end: int     # one past the last matched token
 
 
-def find_np(prompt: str, phrase: str) -> _NP | None:
+def find_np(prompt: str, phrase: str, prefer=None) -> _NP | None:
     """Where the phrase's words stand in the prompt (all of them in a row, else its last word), with
-    the modifiers and determiner before them."""
+    the modifiers and determiner before them; of several, the first whose modifiers `prefer` accepts."""
+    found = _find_nps(prompt, phrase)
+    return next((np_ for np_ in found if prefer(np_)), found[0]) if found and prefer else (found[0] if found else None)
+
+
+def _find_nps(prompt: str, phrase: str) -> list[_NP]:
     words = _phrase_words(phrase)
     while words and words[-1].lower() in PREPOSITIONS | DETERMINERS | {"it", "them", "one"}:
         words.pop()
     toks, want = _words(prompt), [stem(w) for w in words]
     if not want or not toks:
-        return None
+        return []
     stems = [stem(t.group(0)) for t in toks]
-    hit = None
+    hits: list[tuple[int, int]] = []
     for n in range(len(want), 0, -1):  # the longest run of the phrase's last words
         part = want[-n:]
-        for i in range(len(toks) - n + 1):
-            if stems[i:i + n] == part and all(not re.search(r"[,;:|()]", _gap(prompt, toks[k], toks[k + 1]))
-                                              for k in range(i, i + n - 1)):
-                hit = (i, i + n)
-                break
-        if hit:
+        hits = [(i, i + n) for i in range(len(toks) - n + 1)
+                if stems[i:i + n] == part and all(not re.search(r"[,;:|()]", _gap(prompt, toks[k], toks[k + 1]))
+                                                  for k in range(i, i + n - 1))]
+        if hits:
             break
-    if hit is None:
-        return None
-    i, j = hit
-    mod = i
-    while mod > 0 and i - mod < 3 and _modifier(prompt, toks, mod - 1):
-        mod -= 1
-    det = mod
-    if det > 0 and toks[det - 1].group(0).lower() in DETERMINERS \
-            and not re.search(r"[^\s]", _gap(prompt, toks[det - 1], toks[det])):
-        det -= 1
-    return _NP(det, mod, i, j)
+    out = []
+    for i, j in hits:
+        mod = i
+        while mod > 0 and i - mod < 3 and _modifier(prompt, toks, mod - 1):
+            mod -= 1
+        det = mod
+        if det > 0 and toks[det - 1].group(0).lower() in DETERMINERS \
+                and not re.search(r"[^\s]", _gap(prompt, toks[det - 1], toks[det])):
+            det -= 1
+        out.append(_NP(det, mod, i, j))
+    return out
 
 
 def _modifier(prompt: str, toks: list[re.Match], k: int) -> bool:
@@ -197,6 +209,9 @@ def remove(prompt: str, target: str) -> str | None:
     toks = _words(prompt)
     start, end = toks[np_.det].start(), toks[np_.end - 1].end()
     chunks = _chunks(prompt)
+    ce0 = next(e for s, e in chunks if s <= start < e or (s <= start and e >= end))
+    tail = _TAIL.match(prompt, end, ce0)  # what only describes X: "coming out of the chimney", "next to it"
+    tail_end = (ce0 if tail.group(1) or tail.group(2) else tail.end()) if tail else end
     ci = next(k for k, (s, e) in enumerate(chunks) if s <= start < e or (s <= start and e >= end))
     cs, ce = chunks[ci]
     chunk = prompt[cs:ce]
@@ -207,21 +222,27 @@ def remove(prompt: str, target: str) -> str | None:
         cut_from = before[-1].start()
         cut_to = after[0].start() if after and ci == 0 and after[0].group(0).lower().endswith("ing") else (
             end if ci == 0 or after else ce)
+        if tail and not tail.group(1):  # "and a garden full of tulips": the tulips go with it
+            cut_to = max(cut_to, tail_end)
         return _tidy(prompt[:cut_from] + " " + prompt[cut_to:])
     if after and after[0].group(0).lower() == "and":
         return _tidy(prompt[:start] + prompt[after[1].start() if len(after) > 1 else after[0].end():])
+    # a phrase about X: "with a red umbrella", "holding a shield", "on a wooden table" (at the part's end)
+    rest = [t for t in after if t.start() >= tail_end]
+    if before and (before[-1].group(0).lower() in LEADS or (
+            before[-1].group(0).lower() in _PLACE_PREPOSITIONS and len(before) > 1
+            and (not rest or rest[0].group(0).lower() in PREPOSITIONS))):
+        return _tidy(prompt[:before[-1].start()] + prompt[tail_end:])
     if len(chunks) > 1:
         if ci == 0 and not before and not after and np_.mod == np_.head:  # the first part is just X
             return _tidy(prompt[chunks[1][0]:])
         # a later part about X: "flying cars overhead", "villagers at work", "dust clouds";
         # not "Snow Covered Village", where X only describes the part's own subject
-        if ci > 0 and (len(after) <= 1 or after[0].group(0).lower() in PREPOSITIONS):
+        if ci > 0 and not before and (len(after) <= 1 or after[0].group(0).lower() in PREPOSITIONS
+                                      or after[0].group(0).lower().endswith("ing")):
             return _tidy(prompt[:chunks[ci - 1][1]] + prompt[ce:])
         if ci > 0:
             return None
-    # inside a phrase: "with a red umbrella", "holding a shield", "wearing a hat"
-    if before and before[-1].group(0).lower() in LEADS:
-        return _tidy(prompt[:before[-1].start()] + prompt[end:])
     if len(before) >= 2 and before[-1].group(0).lower() == "of" and before[-2].group(0).lower() not in PREPOSITIONS:
         # "with a slice of cake": the measure phrase goes too
         k = len(before) - 2
@@ -232,13 +253,19 @@ def remove(prompt: str, target: str) -> str | None:
     return None
 
 
+_TAIL = re.compile(r"\s+(?:(\w+ing\b(?<!\bthing)(?<!\bwing))|(?:next to|beside|on|under|around|behind|in front of|on top "
+                   r"of) (?:it|them|him|her)\b|(?:in|on|at|around|over) (?:his|her|their|its) \w+|(full of\b))", re.I)
+_PLACE_PREPOSITIONS = frozenset("on in at under beside near behind over above below inside atop".split())
+
+
 def restyle(prompt: str, target: str, attrs: list[str]) -> str | None:
     """'make the sofa green velvet': the NP's colour/material words replaced by the new ones."""
-    np_ = find_np(prompt, target)
+    classes = _classes(attrs)
+    toks = _words(prompt)
+    np_ = find_np(prompt, target, prefer=lambda n: any(_classes([t.group(0)]) & classes
+                                                       for t in toks[n.mod:n.head]))
     if np_ is None:
         return None
-    toks = _words(prompt)
-    classes = _classes(attrs)
     mods = [t.group(0) for t in toks[np_.mod:np_.head] if not (_classes([t.group(0)]) & classes)]
     head = prompt[toks[np_.head].start():toks[np_.end - 1].end()]
     # drop stray words of the same class right after the noun ("armor black")
@@ -255,11 +282,15 @@ def _classes(words: list[str]) -> set[str]:
     out = set()
     for w in words:
         w = w.lower()
-        if w in COLORS:
-            out.add("color")
+        out |= {name for name, members in _CLASSES.items() if w in members}
         if w in MATERIALS:
             out.add("material")
     return out
+
+
+def _attribute(word: str) -> bool:
+    """A colour, material, length, size or age word: what 'make the X ...' can set."""
+    return bool(_classes([word]))
 
 
 def replace(prompt: str, old: str, new: str) -> str | None:
@@ -278,6 +309,20 @@ def replace(prompt: str, old: str, new: str) -> str | None:
     matched = prompt[toks[np_.head].start():toks[np_.end - 1].end()]
     phrase = " ".join([*mods, _match_case(" ".join(new_words), matched, prompt)])
     return _tidy(prompt[:start] + phrase + prompt[toks[np_.end - 1].end():])
+
+
+def replace_all(prompt: str, old: str, new: str) -> str | None:
+    """replace(), for each time the prompt names `old` ("at dawn, seagulls at dawn")."""
+    result = replace(prompt, old, new)
+    if result is None or stem(_phrase_words(old)[-1] if _phrase_words(old) else "") in {
+            stem(w) for w in _phrase_words(new)}:
+        return result
+    for _ in range(3):
+        again = replace(result, old, new)
+        if again is None or again == result:
+            break
+        result = again
+    return result
 
 
 def restyle_free(prompt: str, np_: _NP, adjectives: list[str]) -> str | None:
@@ -330,25 +375,80 @@ def season(prompt: str, want: str) -> str | None:
     return _tidy(prompt[:m.start()] + _match_case(want, word, prompt) + prompt[m.end():])
 
 
-def time_of_day(prompt: str, want: str) -> str | None:
+_DARK = frozenset("night nighttime midnight sunset dusk evening twilight dawn sunrise".split())
+
+
+def time_of_day(prompt: str, want: str, label: str | None = None) -> str | None:
+    if want in _DARK:  # "on a sunny afternoon" at night: the day phrase goes whole; "sunny" goes
+        day = re.search(r"\bon an? (?:\w+ )?(?:morning|afternoon|day)\b", prompt, re.I)
+        if day:
+            return _tidy(prompt[:day.start()] + _with_label(TIMES[want], want, label) + prompt[day.end():])
+        prompt = re.sub(r"\bsunny\s+", "", prompt, flags=re.I)
     m = _TIME_IN_PROMPT.search(prompt)
     if m is None:
-        return _add_phrase(prompt, TIMES[want])
+        return _add_phrase(prompt, _with_label(TIMES[want], want, label))
     word = (m.group(1) or "day").lower().replace(" ", "")
     if word == want.replace(" ", "") or TIMES.get(word) == TIMES[want]:
         return None
     if m.group(1) is None or m.group(0).lower() != m.group(1).lower():  # a phrase: "at night"
-        return _tidy(prompt[:m.start()] + TIMES[want] + prompt[m.end():])
-    return _tidy(prompt[:m.start()] + _match_case(want, m.group(1), prompt) + prompt[m.end():])
+        return _tidy(prompt[:m.start()] + _with_label(TIMES[want], want, label) + prompt[m.end():])
+    return _tidy(prompt[:m.start()] + _match_case(label or want, m.group(1), prompt) + prompt[m.end():])
 
 
-def artist(prompt: str, name: str) -> str | None:
-    m = None
-    for m in _ARTIST_IN_PROMPT.finditer(prompt):
-        pass
-    if m is None:
+def _with_label(phrase: str, want: str, label: str | None) -> str:
+    """'in the morning' -> 'in the early morning' for the label 'early morning'."""
+    return phrase.replace(want, label) if label and want in phrase else phrase
+
+
+def artist(prompt: str, name: str, style: bool = False) -> str | None:
+    """The "by ARTIST(S)" part replaced ("in the style of NAME" when the user said style)."""
+    found = list(_ARTIST_IN_PROMPT.finditer(prompt)) or list(_ARTIST_LOWER.finditer(prompt)) or list(
+        re.finditer(r"\bin the style of [^,;()\n]+", prompt, re.I))
+    if not found:
         return None
-    return _tidy(prompt[:m.start()] + "by " + name.strip() + prompt[m.end():])
+    m = found[-1]
+    return _tidy(prompt[:m.start()] + ("in the style of " if style else "by ") + name.strip() + prompt[m.end():])
+
+
+# ---------------------------------------------------------------------------------------------- media
+MEDIUM_HEADS = frozenset("""painting paintings sketch drawing illustration photograph photo photography render mosaic
+glass woodcut engraving etching lithograph print art cartoon anime comic manga poster mural tapestry embroidery
+sculpture statue graffiti cyanotype polaroid footage screenshot model poly origami claymation pastel charcoal doodle
+blueprint watercolor watercolour daguerreotype fresco""".split())
+_MEDIUM_IN_PROMPT = re.compile(
+    r"\b(?:(?:sketchbook|toned|paper|prismacolor|colou?red|oil|acrylic|watercolou?r|gouache|pastel|charcoal|pencil|"
+    r"graphite|ink|digital)\s+)*(?:painting|sketch|drawing|illustration|photograph|photo|photography|watercolou?r|"
+    r"anime|cartoon|3d render|oil on (?:canvas|linen|board|panel|paper))\b", re.I)
+
+
+def medium(prompt: str, new: str) -> DirectEdit | None:
+    """'as a pencil sketch': the prompt's medium words become the new medium (the others go); with no
+    medium in the prompt, the new one is suggested at the front of a sentence or the end of a title."""
+    new = re.sub(r"^(?:(?:look|looks|feel)\s+(?:like\s+)?|the medium\s+(?:to\s+|into\s+)?)", "", new.strip(), flags=re.I)
+    new = re.sub(r"^(?:a|an|the)\s+", "", new, flags=re.I)
+    # "a Van Gogh painting": an artist's style, not only a medium: a suggestion
+    sure = sum(w[:1].isupper() for w in new.split()[:-1]) < 2
+    found = list(_MEDIUM_IN_PROMPT.finditer(prompt))
+    if found:
+        text = prompt
+        for m in reversed(found[1:]):  # the other media go (with their comma part when that is all it holds)
+            part = re.search(rf"(?:^|,)\s*{re.escape(m.group(0))}\s*(?=,|$)", text)
+            text = (text[:part.start()] + text[part.end():]) if part else (text[:m.start()] + text[m.end():])
+        m = found[0]
+        start, end = m.start(), m.end()
+        part = next(((s, e) for s, e in _chunks(text)[1:] if s <= start and end <= e), None)
+        if part and len(_words(text[part[0]:part[1]])) - len(_words(m.group(0))) <= 1:  # "food photography"
+            start, end = part[0] + len(text[part[0]:part[1]]) - len(text[part[0]:part[1]].lstrip()), part[1]
+        return DirectEdit(_tidy(text[:start] + _match_case(new, m.group(0), prompt) + text[end:]), "medium", sure)
+    if re.match(r"(?:a|an|the)\s", prompt) and not _title_like(prompt):
+        return DirectEdit(_tidy(f"a {new} of {prompt}"), "medium", False)
+    sep = " - " if " - " in prompt else ", "
+    return DirectEdit(_tidy(prompt.rstrip(" .") + sep + _match_case(new, prompt.split()[0], prompt)), "medium", False)
+
+
+def _is_medium(phrase: str) -> bool:
+    words = _phrase_words(phrase)
+    return bool(words) and words[-1].lower() in MEDIUM_HEADS and len(words) <= 4
 
 
 _STYLE_TAIL = re.compile(r"\b(by|trending|artstation|8k|4k|hd|uhd|octane|unreal|render|rendering|cinematic|"
@@ -393,6 +493,9 @@ def add(prompt: str, thing: str) -> str:
 # ---------------------------------------------------------------------------------------------- parsing
 _T = r"(?:the |a |an |his |her |their |its |all the |all |any )?"
 _RULES: list[tuple[str, re.Pattern]] = [(name, re.compile(p, re.I)) for name, p in [
+    ("medium", r"^(?:please )?(?:(?:turn|make|change|convert|transform|render|redo|paint|draw)(?: it| this| the image| the "
+               r"picture| everything)?(?: into| to| as)?|as|make it look like|have it look like|like|in the form of|"
+               r"replace the \w+(?: \w+)? with|(?:a |an )?(?=.+ instead of)) (?:a |an )?(.+?)(?: instead(?: of .+)?)?$"),
     ("remove", rf"^(?:please )?(?:remove|delete|erase|get rid of|take out|take away|lose|drop|eliminate) {_T}(.+?)$"),
     ("remove", rf"^(?:no|without|no more|minus) {_T}(.+?)$"),
     ("instead", r"^(?:make it |make them |have |use |with |put |add )?(?:a |an |the )?(.+?) instead of (?:the |a |an )?(.+?)$"),
@@ -404,17 +507,35 @@ _RULES: list[tuple[str, re.Pattern]] = [(name, re.compile(p, re.I)) for name, p 
            r"(?:a |an |the |in |at |during |)(.+?)$"),
     ("artist", r"^(?:make it |have it |as if it were |as if |like it was |paint it |painted |done )?(?:by|in the style of) "
                r"(.+?)(?: instead)?$"),
-    ("add", r"^(?:please )?(?:add|put on|put|place|include|insert|give it|give (?:him|her|them)) (.+?)$"),
+    ("more", r"^(?:please |can you )?(?:make (?:it|this|the image|the picture) |it should (?:be|look) )?(?:look |feel |seem )?"
+             r"(?:a bit |a little |slightly |much |even |way )?more ([a-z]+(?: and [a-z]+)?)(?: please| pls| plz)?$"),
+    ("add", r"^(?:please |can you )?(?:add|put on|put|place|include|insert|give it|give (?:him|her|them)) (.+?)\??$"),
+    ("fragment", r"^((?:[a-z]+ )+)([a-z]+)$"),
 ]]
 
 
 _NOT_A_THING = frozenset("be look looks more less very too have feel seem appear like".split())
 
 
+_VERBS = ("remove", "delete", "replace", "change", "make", "turn", "swap", "add", "convert", "transform")
+
+
+def _fix_verb(text: str) -> str:
+    """'remvoe the fog', 'mak the dress red', 'chnage the season': the command verb's typo mended."""
+    first, _, rest = text.partition(" ")
+    if len(first) >= 3 and first.lower() not in _VERBS:
+        close = difflib.get_close_matches(first.lower(), _VERBS, n=1, cutoff=0.8)
+        if close:
+            return f"{close[0]} {rest}"
+    return text
+
+
 def direct_edits(prompt: str, instruction: str) -> list[DirectEdit]:
     """The rule edits that apply, most specific first (often none)."""
+    if not prompt.strip() or not instruction.strip():
+        return []
     text = re.sub(r"[.!]+$", "", " ".join(instruction.strip().split())).strip()
-    text = re.split(r",\s*(?:just|only|but|and)\b|;", text)[0].strip()
+    text = _fix_verb(re.split(r",\s*(?:just|only|but|and)\b|;", text)[0].strip())
     out: list[DirectEdit] = []
 
     def keep(result: str | None, rule: str, sure: bool = True) -> None:
@@ -427,17 +548,28 @@ def direct_edits(prompt: str, instruction: str) -> list[DirectEdit]:
             continue
         if name == "add" and re.match(r"(?:it|him|her|them|this|the)\b", m.group(1), re.I):
             break  # "put her in a desert", "put the boy on the ground": a move, left to the models
+        if name == "medium":
+            if not _is_medium(m.group(1)):
+                continue
+            edit = medium(prompt, m.group(1))
+            if edit:
+                keep(edit.text, "medium", edit.sure)
+            break
         if name == "remove":
             target = m.group(1)
             if re.search(r"\b(?:add|make|turn|change|replace|put|give)\b", target, re.I):
                 break  # two edits in one ("get rid of the snow and add water"): left to the models
             if _weather_stem(target.split()[-1]) and not find_np(prompt, target):
                 keep(_remove_weather(prompt, _weather_stem(target.split()[-1])), "weather")
-            else:  # "the forest/trees", "the buckets and spades": each part
+            else:  # "the forest/trees", "the buckets and spades": each part, each time it is named
                 result = prompt
                 for part in re.split(r"\s*(?:/|&|,|\band\b|\bor\b)\s*", target):
-                    if part.strip() and find_np(result, part):
-                        result = remove(result, part) or result
+                    for _ in range(3):
+                        if not (part.strip() and find_np(result, part)):
+                            break
+                        result, before = remove(result, part) or result, result
+                        if result == before:
+                            break
                 keep(result, "remove")
         elif name == "instead":
             new = re.sub(r"^(?:it|them|him|her|this)\s+(?:(?:in|on|at|into|onto|to)\s+)?(?:(?:a|an|the)\s+)?", "",
@@ -447,7 +579,7 @@ def direct_edits(prompt: str, instruction: str) -> list[DirectEdit]:
             if ws_new and ws_old:
                 keep(weather(prompt, ws_new, ws_old), "weather")
             else:
-                keep(replace(prompt, old, new), "replace")
+                keep(replace_all(prompt, old, new), "replace")
         elif name == "replace":
             old, new = m.group(1), m.group(2)
             words = _phrase_words(new)
@@ -458,21 +590,34 @@ def direct_edits(prompt: str, instruction: str) -> list[DirectEdit]:
                     w.lower() in COLORS | MATERIALS for w in olds) and not re.match(r"(?:a|an)\s", new, re.I):
                 keep(restyle(prompt, old, words), "restyle")
             else:
-                keep(replace(prompt, old, new), "replace")
+                keep(replace_all(prompt, old, new), "replace")
         elif name == "restyle":
             target, attrs = m.group(1), _phrase_words(m.group(2))
             # the split between target and colour is ambiguous: try each split point
             words = _phrase_words(m.group(0)[m.start(1):])
-            for k in range(1, len(words)):  # the longest tail of colours and materials
+            for k in range(1, len(words)):  # the longest tail of colours, materials, sizes...
                 tail = [w for w in words[k:] if w.lower() not in ("out", "of", "made")]
-                if tail and all(w.lower() in COLORS | MATERIALS for w in tail):
+                if tail and all(_attribute(w) for w in tail):
                     keep(restyle(prompt, " ".join(words[:k]), tail), "restyle")
                     break
+            else:  # "make the umbrellas transparent": one adjective, put before the thing
+                last = words[-1].lower() if words else ""
+                if len(words) >= 2 and last.endswith(_ADJECTIVE_ENDINGS) and last not in _NOT_A_THING:
+                    keep(restyle(prompt, " ".join(words[:-1]), [words[-1]]), "restyle")
             del target, attrs
         elif name == "it":
             _it_rule(prompt, m.group(1).lower(), keep)
         elif name == "artist":
-            keep(artist(prompt, m.group(1)), "artist")
+            keep(artist(prompt, m.group(1), style="style" in m.group(0).lower()), "artist")
+        elif name == "more":
+            mood = m.group(1)
+            if not find_np(prompt, mood):
+                keep(_add_phrase(prompt, mood) if len(_chunks(prompt)) > 1 else f"{prompt.rstrip(' .')}, {mood}",
+                     "more")
+        elif name == "fragment":  # "short hair", "red dress": the attribute of a thing that is there
+            attrs, thing = _phrase_words(m.group(1)), m.group(2)
+            if attrs and all(_attribute(w) for w in attrs) and find_np(prompt, thing):
+                keep(restyle(prompt, thing, attrs), "restyle")
         elif name == "add":
             thing = m.group(1)
             if not find_np(prompt, thing) or len(_phrase_words(thing)) > 1:
@@ -483,8 +628,18 @@ def direct_edits(prompt: str, instruction: str) -> list[DirectEdit]:
 
 def _it_rule(prompt: str, what: str, keep) -> None:
     what = what.strip()
+    both = re.match(r"(.+?)\s+(?:with|and)\s+(.+)$", what)  # "night with northern lights"
+    if both and both.group(1).split()[-1] in {*SEASONS, *TIMES, *WEATHER} | {a for a, _, _ in WEATHER.values()}:
+        first: list[DirectEdit] = []
+        _it_rule(prompt, both.group(1), lambda text, rule, sure=True: first.append(DirectEdit(text, rule, sure)))
+        if first and first[0].text:
+            keep(add(first[0].text, both.group(2)), first[0].rule)
+        return
     key = what.replace("-", "").replace(" time", "time")
-    if what in SEASONS:
+    words = what.split()
+    if len(words) == 2 and words[0] in ("early", "late", "mid") and words[1] in TIMES:  # "early morning"
+        keep(time_of_day(prompt, words[1], label=what), "time")
+    elif what in SEASONS:
         keep(season(prompt, what), "season")
     elif key in TIMES or what in TIMES:
         keep(time_of_day(prompt, key if key in TIMES else what), "time")

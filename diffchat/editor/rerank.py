@@ -7,6 +7,7 @@ to the rewrite model's likelihood of the candidate (mean log-probability per tok
 """
 from __future__ import annotations
 
+import logging
 import re
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -14,9 +15,11 @@ from functools import partial
 from .common import LocalEditor, edit_one, in_batches, is_unchanged, validate_pair
 from .direct import direct_edits
 
+log = logging.getLogger("diffchat.editor")
+
 # Words that show an instruction pasted into the prompt instead of applied.
 COMMAND_WORDS = frozenset("""make makes turn change add remove replace swap convert transform put let give
-delete erase should instead""".split())
+delete erase should instead converted transformed replaced removed swapped pls plz""".split())
 _STOP = frozenset("""a an the of on in at by with and or to for from it its this that is are be as into onto
 some more less very much it's them their his her him she he they there here now please just also so
 like than then out off up down over under all any no not without get rid take""".split())
@@ -111,7 +114,13 @@ class RerankedEditor:
             return pending.result(), done
 
     def rule_edits(self, pair: tuple[str, str]) -> list[tuple[str, bool]]:
-        return [(e.text, e.sure) for e in direct_edits(*pair)] if self.rules else []
+        if not self.rules:
+            return []
+        try:
+            return [(e.text, e.sure) for e in direct_edits(*pair)]
+        except Exception:  # noqa: BLE001 - a rule's bug must not cost the user the edit: the models go on
+            log.exception("rule edits failed on %r", pair)
+            return []
 
     def pick(self, pair: tuple[str, str], candidates: list[str], rules: list[tuple[str, bool]] = ()) -> str:
         source, instruction = pair
