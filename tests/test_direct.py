@@ -88,6 +88,24 @@ def first(prompt, instruction):
     ("a kid on a sunny beach, waves", "make it sunset", "a kid on a beach, waves, at sunset"),
     # more of a mood: said as a tag, not pasted as a command
     ("kids playing soccer in a park", "more dramatic pls", "kids playing soccer in a park, dramatic"),
+    ("a cute dragon, big eyes, kawaii, by Beatrix Potter", "Make it creepier",
+     "a cute dragon, big eyes, kawaii, creepy, by Beatrix Potter"),
+    # polite and spoken forms; what only placed the removed thing goes with it
+    ("a birthday cake with candles and balloons around it", "lose the balloons", "a birthday cake with candles"),
+    ("Sheep by a wall with a farmer and his dog, watercolour", "no farmer please, just the sheep and the dog",
+     "Sheep by a wall with his dog, watercolour"),
+    ("a red fox walking through the snow at night", "remove the snow", "a red fox walking at night"),
+    ("a cabin with snowmobiles parked outside", "without the snowmobiles", "a cabin"),
+    ("a snowman with a carrot nose and a top hat", "take off the hat", "a snowman with a carrot nose"),
+    # a bare colour for the subject; rain under a blue sky
+    ("a red sports car parked by the beach", "blue instead", "a blue sports car parked by the beach"),
+    ("a road, sunny spring afternoon, blue sky", "Make it rainy", "a road, rainy spring afternoon, overcast sky"),
+    # media with an artist, media written "X on Y", media and times said bare
+    ("Old Mill Stream, Pastel on Paper by Ruth Abernathy", "as an oil painting by Monet",
+     "Old Mill Stream, Oil Painting by Monet"),
+    ("NYC 32 - 48 x 48 inches - Oil on Panel - Oct-16", "turn into a watercolor",
+     "NYC 32 - 48 x 48 inches - Watercolor - Oct-16"),
+    ("a busy street, cyberpunk", "at dusk", "a busy street, cyberpunk, at dusk"),
 ])
 def test_rule_edits(prompt, instruction, want):
     assert first(prompt, instruction) == want
@@ -97,7 +115,7 @@ def test_a_medium_with_nothing_to_replace_is_a_suggestion():
     (e,) = direct_edits("Walter Launt Palmer - Winter Haze", "Turn into stained glass")
     assert (e.text, e.rule, e.sure) == ("Walter Launt Palmer - Winter Haze - Stained Glass", "medium", False)
     (e,) = direct_edits("a girl flying a kite on the beach", "make it a watercolor")
-    assert e.text == "a watercolor of a girl flying a kite on the beach" and not e.sure
+    assert e.text == "watercolor of a girl flying a kite on the beach" and not e.sure
 
 
 def test_a_rule_that_breaks_never_costs_the_edit(monkeypatch):
@@ -131,6 +149,8 @@ def test_adding_is_a_suggestion_placed_with_the_subject():
     (e,) = direct_edits("a wolf on a peak, fantasy art, by Greg Rutkowski, 8k", "add a full moon")
     assert e.text == "a wolf on a peak, a full moon, fantasy art, by Greg Rutkowski, 8k"
     assert direct_edits("a cat on a bench", "add a red umbrella")[0].text == "a cat on a bench with a red umbrella"
+    (e,) = direct_edits("1girl, solo, long hair, smile, outdoors", "give her a red scarf")
+    assert e.sure and e.text == "1girl, solo, long hair, smile, outdoors, a red scarf"  # a tag list: a new tag
 
 
 def test_words_match_in_any_number_and_case():

@@ -253,9 +253,9 @@ def remove(prompt: str, target: str) -> str | None:
     return None
 
 
-_TAIL = re.compile(r"\s+(?:(\w+ing\b(?<!\bthing)(?<!\bwing))|(?:next to|beside|on|under|around|behind|in front of|on top "
+_TAIL = re.compile(r"\s+(?:(\w+ing\b(?<!\bthing)(?<!\bwing)|(?!(?:red|bed|shed|sled|seed|reed)\b)\w{3,}ed\b)|(?:next to|beside|on|under|around|behind|in front of|on top "
                    r"of) (?:it|them|him|her)\b|(?:in|on|at|around|over) (?:his|her|their|its) \w+|(full of\b))", re.I)
-_PLACE_PREPOSITIONS = frozenset("on in at under beside near behind over above below inside atop".split())
+_PLACE_PREPOSITIONS = frozenset("on in at under beside near behind over above below inside atop through across along into".split())
 
 
 def restyle(prompt: str, target: str, attrs: list[str]) -> str | None:
@@ -266,15 +266,24 @@ def restyle(prompt: str, target: str, attrs: list[str]) -> str | None:
                                                        for t in toks[n.mod:n.head]))
     if np_ is None:
         return None
-    mods = [t.group(0) for t in toks[np_.mod:np_.head] if not (_classes([t.group(0)]) & classes)]
+    new_attrs = _match_case(" ".join(attrs), toks[np_.mod].group(0), prompt)
+    mods, placed = [], False  # the new words go where the first clashing one stood ("a red sports car")
+    for t in toks[np_.mod:np_.head]:
+        if _classes([t.group(0)]) & classes:
+            if not placed:
+                mods.append(new_attrs)
+                placed = True
+        else:
+            mods.append(t.group(0))
+    if not placed:
+        mods.append(new_attrs)
     head = prompt[toks[np_.head].start():toks[np_.end - 1].end()]
     # drop stray words of the same class right after the noun ("armor black")
     end = toks[np_.end - 1].end()
     k = np_.end
     while k < len(toks) and _classes([toks[k].group(0)]) & classes and not _gap(prompt, toks[k - 1], toks[k]).strip():
         end, k = toks[k].end(), k + 1
-    new_attrs = _match_case(" ".join(attrs), toks[np_.mod].group(0), prompt)
-    phrase = " ".join([*mods, new_attrs, head])
+    phrase = " ".join([*mods, head])
     return _tidy(prompt[:toks[np_.mod].start()] + phrase + prompt[end:])
 
 
@@ -344,6 +353,8 @@ def weather(prompt: str, want: str, old: str | None = None) -> str | None:
     """Replace a weather word (any form, also inside 'rain-soaked') with the same form of `want`;
     add `want` when the prompt has none."""
     forms = WEATHER[want]
+    if want in ("rain", "snow", "storm", "fog", "mist", "cloud"):  # a blue sky does not rain
+        prompt = re.sub(r"\b(?:clear|blue|cloudless) sky\b", "overcast sky", prompt, flags=re.I)
     pattern = re.compile(r"\b(" + "|".join(sorted({f for s, (a, i, _) in WEATHER.items() if not old or s == old
                                                    for f in (a, i, s + "fall", s)}, key=len, reverse=True))
                          + r")(?=\b|-)", re.I)
@@ -417,8 +428,9 @@ sculpture statue graffiti cyanotype polaroid footage screenshot model poly origa
 blueprint watercolor watercolour daguerreotype fresco""".split())
 _MEDIUM_IN_PROMPT = re.compile(
     r"\b(?:(?:sketchbook|toned|paper|prismacolor|colou?red|oil|acrylic|watercolou?r|gouache|pastel|charcoal|pencil|"
-    r"graphite|ink|digital)\s+)*(?:painting|sketch|drawing|illustration|photograph|photo|photography|watercolou?r|"
-    r"anime|cartoon|3d render|oil on (?:canvas|linen|board|panel|paper))\b", re.I)
+    r"graphite|ink|digital)\s+)*(?:(?:oil|acrylic|pastel|charcoal|ink|gouache|watercolou?r|pencil|graphite|mixed media) "
+    r"on (?:canvas|linen|board|panel|paper|wood)|painting|sketch|drawing|illustration|photograph|photo|photography|"
+    r"watercolou?r|anime|cartoon|3d render|mural|(?:digital|concept|pixel|line|vector) art)\b", re.I)
 
 
 def medium(prompt: str, new: str) -> DirectEdit | None:
@@ -441,7 +453,7 @@ def medium(prompt: str, new: str) -> DirectEdit | None:
             start, end = part[0] + len(text[part[0]:part[1]]) - len(text[part[0]:part[1]].lstrip()), part[1]
         return DirectEdit(_tidy(text[:start] + _match_case(new, m.group(0), prompt) + text[end:]), "medium", sure)
     if re.match(r"(?:a|an|the)\s", prompt) and not _title_like(prompt):
-        return DirectEdit(_tidy(f"a {new} of {prompt}"), "medium", False)
+        return DirectEdit(_tidy(f"{new} of {prompt}"), "medium", False)
     sep = " - " if " - " in prompt else ", "
     return DirectEdit(_tidy(prompt.rstrip(" .") + sep + _match_case(new, prompt.split()[0], prompt)), "medium", False)
 
@@ -496,7 +508,8 @@ _RULES: list[tuple[str, re.Pattern]] = [(name, re.compile(p, re.I)) for name, p 
     ("medium", r"^(?:please )?(?:(?:turn|make|change|convert|transform|render|redo|paint|draw)(?: it| this| the image| the "
                r"picture| everything)?(?: into| to| as)?|as|make it look like|have it look like|like|in the form of|"
                r"replace the \w+(?: \w+)? with|(?:a |an )?(?=.+ instead of)) (?:a |an )?(.+?)(?: instead(?: of .+)?)?$"),
-    ("remove", rf"^(?:please )?(?:remove|delete|erase|get rid of|take out|take away|lose|drop|eliminate) {_T}(.+?)$"),
+    ("remove", rf"^(?:please |can you |could you )?(?:remove|delete|erase|get rid of|take out|take away|take off|lose|drop|"
+               rf"eliminate|cut) {_T}(.+?)$"),
     ("remove", rf"^(?:no|without|no more|minus) {_T}(.+?)$"),
     ("instead", r"^(?:make it |make them |have |use |with |put |add )?(?:a |an |the )?(.+?) instead of (?:the |a |an )?(.+?)$"),
     ("replace", rf"^(?:please )?(?:replace|swap|switch|exchange) {_T}(.+?) (?:with|for|by|to) (.+?)$"),
@@ -509,8 +522,12 @@ _RULES: list[tuple[str, re.Pattern]] = [(name, re.compile(p, re.I)) for name, p 
                r"(.+?)(?: instead)?$"),
     ("more", r"^(?:please |can you )?(?:make (?:it|this|the image|the picture) |it should (?:be|look) )?(?:look |feel |seem )?"
              r"(?:a bit |a little |slightly |much |even |way )?more ([a-z]+(?: and [a-z]+)?)(?: please| pls| plz)?$"),
+    ("more", r"^(?:make (?:it|this|the image|the picture) )(?:look |feel |seem )?(?:a bit |a little |slightly |much |even |"
+             r"way )?([a-z]+ier)$"),
+    ("bare-instead", r"^(?:make it |make them |it should be )?(?:a |an )?([a-z]+(?: [a-z]+)?) instead$"),
     ("add", r"^(?:please |can you )?(?:add|put on|put|place|include|insert|give it|give (?:him|her|them)) (.+?)\??$"),
     ("fragment", r"^((?:[a-z]+ )+)([a-z]+)$"),
+    ("bare", r"^(?:at |in |during |(?:a |an )?)(.+?)(?: version| style)?$"),  # "pixel art", "at dusk", "lego version"
 ]]
 
 
@@ -536,6 +553,9 @@ def direct_edits(prompt: str, instruction: str) -> list[DirectEdit]:
         return []
     text = re.sub(r"[.!]+$", "", " ".join(instruction.strip().split())).strip()
     text = _fix_verb(re.split(r",\s*(?:just|only|but|and)\b|;", text)[0].strip())
+    text = re.sub(r"[\s,]+(?:please|pls|plz|thanks|thank you)$", "", text, flags=re.I).rstrip("?. ")
+    text = re.sub(r"^(?:please|can (?:you|u)|could (?:you|u)|would you|i want to|i'd like to|let's)\s+", "", text,
+                  flags=re.I)
     out: list[DirectEdit] = []
 
     def keep(result: str | None, rule: str, sure: bool = True) -> None:
@@ -548,12 +568,21 @@ def direct_edits(prompt: str, instruction: str) -> list[DirectEdit]:
             continue
         if name == "add" and re.match(r"(?:it|him|her|them|this|the)\b", m.group(1), re.I):
             break  # "put her in a desert", "put the boy on the ground": a move, left to the models
-        if name == "medium":
-            if not _is_medium(m.group(1)):
+        if name in ("medium", "bare"):
+            what, _, by = m.group(1).partition(" by ")  # "as an oil painting by Monet"
+            what = re.split(r"\s(?:a|an)\s", " " + what)[-1].strip()  # "make the mural a 3D illustration"
+            if _is_medium(what):
+                edit = medium(prompt, what)
+                if edit and by.strip():  # the artist replaced, or said with the new medium
+                    edit = DirectEdit(artist(edit.text, by), "medium", edit.sure) if edit.sure and artist(
+                        edit.text, by) else medium(prompt, f"{what} by {by.strip()}")
+                if edit:
+                    keep(edit.text, "medium", edit.sure)
+                break
+            if name == "bare":
+                _it_rule(prompt, m.group(1).lower(), keep)
+            if name == "medium" or not out:
                 continue
-            edit = medium(prompt, m.group(1))
-            if edit:
-                keep(edit.text, "medium", edit.sure)
             break
         if name == "remove":
             target = m.group(1)
@@ -606,11 +635,17 @@ def direct_edits(prompt: str, instruction: str) -> list[DirectEdit]:
                     keep(restyle(prompt, " ".join(words[:-1]), [words[-1]]), "restyle")
             del target, attrs
         elif name == "it":
-            _it_rule(prompt, m.group(1).lower(), keep)
+            if not _it_rule(prompt, m.group(1).lower(), keep):
+                continue  # "make it creepier": maybe another rule's
         elif name == "artist":
             keep(artist(prompt, m.group(1), style="style" in m.group(0).lower()), "artist")
+        elif name == "bare-instead":  # "blue instead": the subject's colour
+            words = m.group(1).split()
+            subject = _subject(prompt)
+            if subject and all(_attribute(w) for w in words):
+                keep(restyle(prompt, subject, words), "restyle")
         elif name == "more":
-            mood = m.group(1)
+            mood = re.sub(r"ier$", "y", m.group(1))  # "creepier": creepy
             if not find_np(prompt, mood):
                 keep(_add_phrase(prompt, mood) if len(_chunks(prompt)) > 1 else f"{prompt.rstrip(' .')}, {mood}",
                      "more")
@@ -618,23 +653,28 @@ def direct_edits(prompt: str, instruction: str) -> list[DirectEdit]:
             attrs, thing = _phrase_words(m.group(1)), m.group(2)
             if attrs and all(_attribute(w) for w in attrs) and find_np(prompt, thing):
                 keep(restyle(prompt, thing, attrs), "restyle")
+                break
+            continue  # not an attribute: maybe a bare medium or time
         elif name == "add":
-            thing = m.group(1)
+            thing = re.sub(r"\s+(?:in|on) (?:there|here|it)$|\s+(?:there|here)$", "", m.group(1), flags=re.I)
             if not find_np(prompt, thing) or len(_phrase_words(thing)) > 1:
-                keep(add(prompt, thing), "add", sure=False)
+                # in a tag list a new tag is plainly right; elsewhere where it goes is a guess
+                keep(add(prompt, thing), "add", sure=len(_chunks(prompt)) >= 5)
         break
     return out
 
 
-def _it_rule(prompt: str, what: str, keep) -> None:
-    what = what.strip()
+def _it_rule(prompt: str, what: str, keep) -> bool:
+    """Season, time of day, weather or the subject's colour ("make it winter", "make it silver");
+    False when `what` is none of them."""
+    what = re.sub(r"\b(night|day) time\b", r"\1time", what.strip())
     both = re.match(r"(.+?)\s+(?:with|and)\s+(.+)$", what)  # "night with northern lights"
     if both and both.group(1).split()[-1] in {*SEASONS, *TIMES, *WEATHER} | {a for a, _, _ in WEATHER.values()}:
         first: list[DirectEdit] = []
         _it_rule(prompt, both.group(1), lambda text, rule, sure=True: first.append(DirectEdit(text, rule, sure)))
         if first and first[0].text:
             keep(add(first[0].text, both.group(2)), first[0].rule)
-        return
+        return bool(first)
     key = what.replace("-", "").replace(" time", "time")
     words = what.split()
     if len(words) == 2 and words[0] in ("early", "late", "mid") and words[1] in TIMES:  # "early morning"
@@ -649,6 +689,9 @@ def _it_rule(prompt: str, what: str, keep) -> None:
         subject = _subject(prompt)
         if subject:
             keep(restyle(prompt, subject, what.split()), "restyle")
+    else:
+        return False
+    return True
 
 
 def _subject(prompt: str) -> str | None:
@@ -659,7 +702,7 @@ def _subject(prompt: str) -> str | None:
     head = None
     for t in toks[1:]:
         w = t.group(0).lower()
-        if w in PREPOSITIONS or w.endswith("ing") or w in ("is", "are", "who", "that"):
+        if w in PREPOSITIONS or w.endswith("ing") or (w.endswith("ed") and len(w) > 4) or w in ("is", "are", "who", "that"):
             break
         head = t.group(0)
     return head

@@ -22,7 +22,9 @@ COMMAND_WORDS = frozenset("""make makes turn change add remove replace swap conv
 delete erase should instead converted transformed replaced removed swapped pls plz""".split())
 _STOP = frozenset("""a an the of on in at by with and or to for from it its this that is are be as into onto
 some more less very much it's them their his her him she he they there here now please just also so
-like than then out off up down over under all any no not without get rid take""".split())
+like than then out off up down over under all any no not without get rid take lose drop pls plz can could you
+would want way bit little slightly look looks feel seem around near next behind beside through across along
+inside outside above below between against toward towards onto""".split())
 _TARGET = [  # what an instruction replaces or removes
     re.compile(r"\b(?:turn|change|convert|transform|make)\s+(?:the\s+|a\s+|an\s+|his\s+|her\s+)?(.+?)\s+(?:into|to)\b"),
     re.compile(r"\b(?:replace|swap)\s+(?:the\s+|a\s+|an\s+)?(.+?)\s+(?:with|for|by)\b"),
@@ -64,8 +66,9 @@ def verify(source: str, instruction: str, candidate: str) -> float:
     return added + gone + kept - leak
 
 
-RULE_BONUS = 1.0   # a rule edit that found exactly what the instruction names (direct.py) is preferred
-TAKE_RULE = 2.5    # ... and taken without running the models when the verifier scores it this high
+RULE_BONUS = 1.5     # a rule edit that found exactly what the instruction names (direct.py) is preferred
+SUGGESTION_BONUS = 0.5  # a rule's suggestion (an addition: everything kept by construction) a little
+TAKE_RULE = 2.0      # a sure rule edit is taken without running the models when the verifier scores it this high
 
 
 class RerankedEditor:
@@ -124,7 +127,7 @@ class RerankedEditor:
 
     def pick(self, pair: tuple[str, str], candidates: list[str], rules: list[tuple[str, bool]] = ()) -> str:
         source, instruction = pair
-        bonus = {text: RULE_BONUS if sure else 0.0 for text, sure in rules}
+        bonus = {text: RULE_BONUS if sure else SUGGESTION_BONUS for text, sure in rules}
         cands = list(dict.fromkeys(c for c in [*candidates, *bonus] if not is_unchanged(c, source)))
         if not cands:
             return candidates[-1]  # the rewrite, unchanged or empty: the chat says so
