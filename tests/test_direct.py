@@ -78,6 +78,7 @@ def first(prompt, instruction):
     ("a castle with bats flying over it, night with a full moon", "no moon", "a castle with bats flying over it, night"),
     # attributes of a thing that is there, also as a bare fragment; the clashing one goes
     ("1girl, silver hair, long hair, red eyes", "short hair", "1girl, silver hair, short hair, red eyes"),
+    ("a cat on a wooden bench", "make the bench red", "a cat on a red wooden bench"),
     ("crowds with umbrellas, food stalls", "make the umbrellas transparent", "crowds with transparent umbrellas, food stalls"),
     ("portrait of a woman, curly auburn hair", "make her hair black", "portrait of a woman, curly black hair"),
     # time with more; every mention replaced; a sunny day is no night

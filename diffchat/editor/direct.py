@@ -275,8 +275,10 @@ def restyle(prompt: str, target: str, attrs: list[str]) -> str | None:
                 placed = True
         else:
             mods.append(t.group(0))
-    if not placed:
-        mods.append(new_attrs)
+    if not placed:  # before a material ("a red wooden bench"), else next to the noun
+        at = next((k for k, w in enumerate(mods) if w.lower() in MATERIALS), len(mods)) \
+            if "material" not in classes else len(mods)
+        mods.insert(at, new_attrs)
     head = prompt[toks[np_.head].start():toks[np_.end - 1].end()]
     # drop stray words of the same class right after the noun ("armor black")
     end = toks[np_.end - 1].end()
