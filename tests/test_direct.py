@@ -107,6 +107,16 @@ def first(prompt, instruction):
     ("NYC 32 - 48 x 48 inches - Oil on Panel - Oct-16", "turn into a watercolor",
      "NYC 32 - 48 x 48 inches - Watercolor - Oct-16"),
     ("a busy street, cyberpunk", "at dusk", "a busy street, cyberpunk, at dusk"),
+    # v4: the subject's own action stays; a compound goes whole; what stood behind goes with it
+    ("Golden retriever puppy with red bow sitting in basket", "no bow", "Golden retriever puppy sitting in basket"),
+    ("a pirate ship with black sails and a kraken attacking it", "remove the kraken", "a pirate ship with black sails"),
+    ("a man on the phone while holding coffee cup and walking", "no coffee", "a man on the phone while walking"),
+    ("Fox in the meadow with the old barn behind - photo by M. Kowal", "Take away the barn",
+     "Fox in the meadow - photo by M. Kowal"),
+    ("Still Life with Lemons, Oranges and a Rose, 1633", "leave out the oranges", "Still Life with Lemons, a Rose, 1633"),
+    ("a wooden chair in an empty room", "make the chair out of glass", "a glass chair in an empty room"),
+    ("1boy, knight, castle, daytime, blue sky", "night time", "1boy, knight, castle, nighttime, night sky"),
+    ("Autumn Path in Central Park - photo by J. Chen", "do it in watercolor", "Autumn Path in Central Park - watercolor by J. Chen"),
 ])
 def test_rule_edits(prompt, instruction, want):
     assert first(prompt, instruction) == want

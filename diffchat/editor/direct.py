@@ -210,6 +210,12 @@ def remove(prompt: str, target: str) -> str | None:
     start, end = toks[np_.det].start(), toks[np_.end - 1].end()
     chunks = _chunks(prompt)
     ce0 = next(e for s, e in chunks if s <= start < e or (s <= start and e >= end))
+    nxt = [t for t in toks if end <= t.start() < ce0][:2]
+    if nxt and nxt[0].group(0).lower() not in PREPOSITIONS | DETERMINERS | {"and", "or", "full", "behind", "nearby",
+                                                                               "overhead", "outside"} and not re.search(
+            r"(?:ing|ed)$", nxt[0].group(0).lower()) and not _gap(prompt, toks[np_.end - 1], nxt[0]).strip() and (
+            len(nxt) == 1 or nxt[1].group(0).lower() in PREPOSITIONS | {"and"}):
+        end = nxt[0].end()  # "coffee cup": the compound goes whole
     tail = _TAIL.match(prompt, end, ce0)  # what only describes X: "coming out of the chimney", "next to it"
     tail_end = (ce0 if tail.group(1) or tail.group(2) else tail.end()) if tail else end
     ci = next(k for k, (s, e) in enumerate(chunks) if s <= start < e or (s <= start and e >= end))
@@ -225,14 +231,17 @@ def remove(prompt: str, target: str) -> str | None:
         if tail and not tail.group(1):  # "and a garden full of tulips": the tulips go with it
             cut_to = max(cut_to, tail_end)
         return _tidy(prompt[:cut_from] + " " + prompt[cut_to:])
-    if after and after[0].group(0).lower() == "and":
+    if after and after[0].group(0).lower() == "and" and not (  # not "holding coffee and walking": a clause
+            before and before[-1].group(0).lower() in LEADS and len(after) > 1
+            and after[1].group(0).lower().endswith("ing")):
         return _tidy(prompt[:start] + prompt[after[1].start() if len(after) > 1 else after[0].end():])
     # a phrase about X: "with a red umbrella", "holding a shield", "on a wooden table" (at the part's end)
     rest = [t for t in after if t.start() >= tail_end]
     if before and (before[-1].group(0).lower() in LEADS or (
             before[-1].group(0).lower() in _PLACE_PREPOSITIONS and len(before) > 1
             and (not rest or rest[0].group(0).lower() in PREPOSITIONS))):
-        return _tidy(prompt[:before[-1].start()] + prompt[tail_end:])
+        cut = re.match(r"\s+and\s+(?=\w+ing\b)", prompt[tail_end:])  # "holding a cup and walking": "and" too
+        return _tidy(prompt[:before[-1].start()] + prompt[tail_end + (cut.end() if cut else 0):])
     if len(chunks) > 1:
         if ci == 0 and not before and not after and np_.mod == np_.head:  # the first part is just X
             return _tidy(prompt[chunks[1][0]:])
@@ -253,7 +262,11 @@ def remove(prompt: str, target: str) -> str | None:
     return None
 
 
-_TAIL = re.compile(r"\s+(?:(\w+ing\b(?<!\bthing)(?<!\bwing)|(?!(?:red|bed|shed|sled|seed|reed)\b)\w{3,}ed\b)|(?:next to|beside|on|under|around|behind|in front of|on top "
+_ACTS = (r"sitting|standing|walking|running|lying|laying|holding|wearing|looking|smiling|reading|playing|riding|"
+         r"dancing|jumping|talking|eating|sleeping|posing|waiting|working|isolated")
+_TAIL = re.compile(r"\s+(?:\w+ing (?:it|them)\b|(?!(?:" + _ACTS + r")\b)(\w+ing\b(?<!\bthing)(?<!\bwing)|"
+                   r"(?!(?:red|bed|shed|sled|seed|reed)\b)\w{3,}ed\b)|(?:behind|nearby|overhead|outside|in the (?:background|foreground|"
+                   r"distance))(?=\s*(?:[,;|-]|$))|(?:next to|beside|on|under|around|behind|in front of|on top "
                    r"of) (?:it|them|him|her)\b|(?:in|on|at|around|over) (?:his|her|their|its) \w+|(full of\b))", re.I)
 _PLACE_PREPOSITIONS = frozenset("on in at under beside near behind over above below inside atop through across along into".split())
 
@@ -397,6 +410,8 @@ def time_of_day(prompt: str, want: str, label: str | None = None) -> str | None:
         if day:
             return _tidy(prompt[:day.start()] + _with_label(TIMES[want], want, label) + prompt[day.end():])
         prompt = re.sub(r"\bsunny\s+", "", prompt, flags=re.I)
+        if want in ("night", "nighttime", "midnight"):
+            prompt = re.sub(r"\b(?:clear )?blue sky\b", "night sky", prompt, flags=re.I)
     m = _TIME_IN_PROMPT.search(prompt)
     if m is None:
         return _add_phrase(prompt, _with_label(TIMES[want], want, label))
@@ -445,9 +460,10 @@ def medium(prompt: str, new: str) -> DirectEdit | None:
     found = list(_MEDIUM_IN_PROMPT.finditer(prompt))
     if found:
         text = prompt
-        for m in reversed(found[1:]):  # the other media go (with their comma part when that is all it holds)
+        for m in reversed(found[1:]):  # other media tags go ("…, digital art, …"); words inside a phrase stay
             part = re.search(rf"(?:^|,)\s*{re.escape(m.group(0))}\s*(?=,|$)", text)
-            text = (text[:part.start()] + text[part.end():]) if part else (text[:m.start()] + text[m.end():])
+            if part:
+                text = text[:part.start()] + text[part.end():]
         m = found[0]
         start, end = m.start(), m.end()
         part = next(((s, e) for s, e in _chunks(text)[1:] if s <= start and end <= e), None)
@@ -461,8 +477,12 @@ def medium(prompt: str, new: str) -> DirectEdit | None:
 
 
 def _is_medium(phrase: str) -> bool:
-    words = _phrase_words(phrase)
-    return bool(words) and words[-1].lower() in MEDIUM_HEADS and len(words) <= 4
+    words = [w.lower() for w in _phrase_words(phrase)]
+    if not words or len(words) > 4 or words[-1] not in MEDIUM_HEADS or {"of", "out"} & set(words):
+        return False
+    if words[-1] in ("glass", "model", "poly"):  # "stained glass", "low poly (model)", not "a glass chair"
+        return "stained" in words or "poly" in words[:-1] or words[-2:] == ["low", "poly"]
+    return True
 
 
 _STYLE_TAIL = re.compile(r"\b(by|trending|artstation|8k|4k|hd|uhd|octane|unreal|render|rendering|cinematic|"
@@ -507,11 +527,11 @@ def add(prompt: str, thing: str) -> str:
 # ---------------------------------------------------------------------------------------------- parsing
 _T = r"(?:the |a |an |his |her |their |its |all the |all |any )?"
 _RULES: list[tuple[str, re.Pattern]] = [(name, re.compile(p, re.I)) for name, p in [
-    ("medium", r"^(?:please )?(?:(?:turn|make|change|convert|transform|render|redo|paint|draw)(?: it| this| the image| the "
-               r"picture| everything)?(?: into| to| as)?|as|make it look like|have it look like|like|in the form of|"
+    ("medium", r"^(?:please )?(?:(?:turn|make|change|convert|transform|render|redo|paint|draw|do)(?: it| this| the image| the "
+               r"picture| everything)?(?: into| to| as| in)?|as|make it look like|have it look like|(?:more )?like|in the form of|"
                r"replace the \w+(?: \w+)? with|(?:a |an )?(?=.+ instead of)) (?:a |an )?(.+?)(?: instead(?: of .+)?)?$"),
     ("remove", rf"^(?:please |can you |could you )?(?:remove|delete|erase|get rid of|take out|take away|take off|lose|drop|"
-               rf"eliminate|cut) {_T}(.+?)$"),
+               rf"eliminate|cut|leave out) {_T}(.+?)$"),
     ("remove", rf"^(?:no|without|no more|minus) {_T}(.+?)$"),
     ("instead", r"^(?:make it |make them |have |use |with |put |add )?(?:a |an |the )?(.+?) instead of (?:the |a |an )?(.+?)$"),
     ("replace", rf"^(?:please )?(?:replace|swap|switch|exchange) {_T}(.+?) (?:with|for|by|to) (.+?)$"),
@@ -582,7 +602,9 @@ def direct_edits(prompt: str, instruction: str) -> list[DirectEdit]:
                     keep(edit.text, "medium", edit.sure)
                 break
             if name == "bare":
-                _it_rule(prompt, m.group(1).lower(), keep)
+                if not _it_rule(prompt, m.group(1).lower(), keep) and re.match(
+                        r"(?:a|an|some|two|three|several|lots of|a few)\s+\w+", text, re.I) and len(text.split()) <= 10:
+                    keep(add(prompt, text), "add", sure=len(_chunks(prompt)) >= 5)  # "a tiny hiker on the ridge"
             if name == "medium" or not out:
                 continue
             break
