@@ -160,24 +160,21 @@ def paired(key: list[dict], grades: dict[str, int]) -> str:
         if k["id"] in grades:
             for system in k["systems"]:
                 got[(k["set"], k["row"], k["turn"])][system] = grades[k["id"]]
-    pairs: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0, 0])  # differ, a better, b better, sum a-b
+    pairs: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0])  # a higher, b higher, sum a-b
     for (set_name, _, _), by in got.items():
         names = sorted(n for n in by if n != "reference")
         for i, a in enumerate(names):
             for b in names[i + 1:]:
-                if by[a] is None or by[b] is None:
-                    continue
                 c = pairs[(set_name, a, b)]
-                c[0] += by[a] != by[b]
-                c[1] += by[a] > by[b]
-                c[2] += by[a] < by[b]
-                c[3] += by[a] - by[b]
+                c[0] += by[a] > by[b]
+                c[1] += by[a] < by[b]
+                c[2] += by[a] - by[b]
     if not pairs:
         return ""
     lines = ["", "Head to head (edits graded differently; multi-turn: each system on its own chat):", "",
              "| set | A | B | graded differently | A higher | B higher | sum A-B |", "|---|---|---|---|---|---|---|"]
     for (set_name, a, b), c in sorted(pairs.items()):
-        lines.append(f"| {set_name} | {a} | {b} | {c[0]} | {c[1]} | {c[2]} | {c[3]:+d} |")
+        lines.append(f"| {set_name} | {a} | {b} | {c[0] + c[1]} | {c[0]} | {c[1]} | {c[2]:+d} |")
     return "\n".join(lines) + "\n"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -39,6 +40,14 @@ class GenerationOptions:
         if unknown:
             raise InvalidInput(f"Unknown generation option(s): {', '.join(sorted(unknown))}")
         return GenerationOptions(**{**asdict(self), **{k: v for k, v in overrides.items() if v is not None}})
+
+
+def cpu_cores() -> int:
+    """The cores this process may run on (the container's share, not the host's)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def validate_pair(prompt: str, instruction: str) -> tuple[str, str]:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..errors import InvalidInput, ModelLoadError
 from ..paths import cache_dir
-from .common import GenerationOptions, LocalEditor
+from .common import GenerationOptions, LocalEditor, cpu_cores
 
 QUANTIZATIONS = ("int8", "int8_float32", "int16", "float32")
 # int8: with the shipped editor (rules + both models) judged blind as good as float32 (= transformers) on
@@ -45,8 +45,6 @@ class CT2Editor(LocalEditor):
 
     def _new_generator(self):
         import ctranslate2
-
-        from .loading import cpu_cores
 
         # threads 0: every core of ours, at most 4 (CTranslate2's own default of 4 oversubscribes 2 cores)
         return ctranslate2.Generator(str(self.folder), device="cpu", compute_type=self.quantization,

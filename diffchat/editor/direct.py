@@ -6,7 +6,10 @@
                                              X (with its clashing colour/material words) becomes Y
     make it winter / night / snowy           the season, time of day or weather replaced, else added
     by Monet instead, in the style of Monet  the "by ARTIST" part replaced
-    add X                                    X added at the end of the subject part
+    as a pencil sketch, turn into stained glass
+                                             the prompt's medium words become the new medium
+    more dramatic, make it creepier          the mood said as a tag
+    add X, a tiny hiker on the ridge         X added at the end of the subject part
 
 Each rule finds what the instruction names in the prompt as words (singular or plural, any case, a
 weather word in any of its forms: rain, rainy, raining, rain-soaked). When it cannot, it proposes
@@ -65,7 +68,7 @@ _ARTIST_LOWER = re.compile(rf"\bby\s+{_NOT_ARTIST}[a-z][^,;()\n]*", re.I)
 @dataclass
 class DirectEdit:
     text: str
-    rule: str          # remove | restyle | replace | season | time | weather | artist | add
+    rule: str          # remove | restyle | replace | season | time | weather | artist | medium | more | add
     sure: bool         # the rule found exactly what the instruction names
 
 
@@ -209,18 +212,16 @@ def remove(prompt: str, target: str) -> str | None:
     toks = _words(prompt)
     start, end = toks[np_.det].start(), toks[np_.end - 1].end()
     chunks = _chunks(prompt)
-    ce0 = next(e for s, e in chunks if s <= start < e or (s <= start and e >= end))
-    nxt = [t for t in toks if end <= t.start() < ce0][:2]
+    ci = next(k for k, (s, e) in enumerate(chunks) if s <= start < e or (s <= start and e >= end))
+    cs, ce = chunks[ci]
+    nxt = [t for t in toks if end <= t.start() < ce][:2]
     if nxt and nxt[0].group(0).lower() not in PREPOSITIONS | DETERMINERS | {"and", "or", "full", "behind", "nearby",
                                                                                "overhead", "outside"} and not re.search(
             r"(?:ing|ed)$", nxt[0].group(0).lower()) and not _gap(prompt, toks[np_.end - 1], nxt[0]).strip() and (
             len(nxt) == 1 or nxt[1].group(0).lower() in PREPOSITIONS | {"and"}):
         end = nxt[0].end()  # "coffee cup": the compound goes whole
-    tail = _TAIL.match(prompt, end, ce0)  # what only describes X: "coming out of the chimney", "next to it"
-    tail_end = (ce0 if tail.group(1) or tail.group(2) else tail.end()) if tail else end
-    ci = next(k for k, (s, e) in enumerate(chunks) if s <= start < e or (s <= start and e >= end))
-    cs, ce = chunks[ci]
-    chunk = prompt[cs:ce]
+    tail = _TAIL.match(prompt, end, ce)  # what only describes X: "coming out of the chimney", "next to it"
+    tail_end = (ce if tail.group(1) or tail.group(2) else tail.end()) if tail else end
     # a coordinated phrase: drop "X and" / "and X"
     before = [t for t in toks if cs <= t.start() < start]
     after = [t for t in toks if end <= t.start() < ce]
@@ -645,7 +646,6 @@ def direct_edits(prompt: str, instruction: str) -> list[DirectEdit]:
             else:
                 keep(replace_all(prompt, old, new), "replace")
         elif name == "restyle":
-            target, attrs = m.group(1), _phrase_words(m.group(2))
             # the split between target and colour is ambiguous: try each split point
             words = _phrase_words(m.group(0)[m.start(1):])
             for k in range(1, len(words)):  # the longest tail of colours, materials, sizes...
@@ -657,7 +657,6 @@ def direct_edits(prompt: str, instruction: str) -> list[DirectEdit]:
                 last = words[-1].lower() if words else ""
                 if len(words) >= 2 and last.endswith(_ADJECTIVE_ENDINGS) and last not in _NOT_A_THING:
                     keep(restyle(prompt, " ".join(words[:-1]), [words[-1]]), "restyle")
-            del target, attrs
         elif name == "it":
             if not _it_rule(prompt, m.group(1).lower(), keep):
                 continue  # "make it creepier": maybe another rule's
@@ -707,12 +706,12 @@ def _it_rule(prompt: str, what: str, keep) -> bool:
         keep(season(prompt, what), "season")
     elif key in TIMES or what in TIMES:
         keep(time_of_day(prompt, key if key in TIMES else what), "time")
-    elif _weather_stem(what.split()[-1]) and len(what.split()) == 1:
+    elif len(words) == 1 and _weather_stem(what):
         keep(weather(prompt, _weather_stem(what)), "weather")
-    elif what.split() and all(w in COLORS | MATERIALS for w in what.split()) and not _title_like(prompt):
+    elif words and all(w in COLORS | MATERIALS for w in words) and not _title_like(prompt):
         subject = _subject(prompt)
         if subject:
-            keep(restyle(prompt, subject, what.split()), "restyle")
+            keep(restyle(prompt, subject, words), "restyle")
     else:
         return False
     return True

@@ -8,19 +8,11 @@ import os
 from pathlib import Path
 
 from ..errors import InvalidInput, ModelLoadError
-from .common import EMBEDDED_BASE, SHIPPED_ADAPTER, SHIPPED_SCRIPT
+from .common import EMBEDDED_BASE, SHIPPED_ADAPTER, SHIPPED_SCRIPT, cpu_cores
 
 RUNTIMES = ("auto", "ctranslate2", "transformers")
 RUNTIME_ENV = "DIFFCHAT_EDITOR_RUNTIME"
 log = logging.getLogger("diffchat.editor")
-
-
-def cpu_cores() -> int:
-    """The cores this process may run on (the container's share, not the host's)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 def load_editor(spec: str | None = None, *, runtime: str | None = None, quantization: str | None = None,

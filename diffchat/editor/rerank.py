@@ -94,13 +94,12 @@ class RerankedEditor:
             ruled = [self.rule_edits(pair) for pair in chunk]
             taken = [next((t for t, sure in r if sure and verify(*pair, t) >= TAKE_RULE), None)
                      for pair, r in zip(chunk, ruled)]
-            todo = [pair for pair, t in zip(chunk, taken) if t is None]
+            todo = [k for k, t in enumerate(taken) if t is None]
             if todo:
-                beams, rewrites = self._model_candidates(todo, batch_size, generation)
-                picks = iter(self.pick(pair, [*b, r], rules)
-                             for pair, b, r, rules in zip(todo, beams, rewrites, [r for r, t in zip(ruled, taken)
-                                                                                   if t is None]))
-            return [t if t is not None else next(picks) for t in taken]
+                beams, rewrites = self._model_candidates([chunk[k] for k in todo], batch_size, generation)
+                for k, b, r in zip(todo, beams, rewrites):
+                    taken[k] = self.pick(chunk[k], [*b, r], ruled[k])
+            return taken
 
         return in_batches([validate_pair(p, i) for p, i in pairs], batch_size, progress, edit_chunk)
 
