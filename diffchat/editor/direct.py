@@ -52,14 +52,12 @@ WEATHER = {  # stem: (adjective, verb-ing, noun phrase)
     "rain": ("rainy", "raining", "in the rain"), "snow": ("snowy", "snowing", "in the snow"),
     "fog": ("foggy", "fogging", "in the fog"), "mist": ("misty", "misting", "in the mist"),
     "storm": ("stormy", "storming", "in a storm"), "sun": ("sunny", "sunning", "in the sun"),
-    "cloud": ("cloudy", "clouding", "under clouds"),
+    "cloud": ("cloudy", "clouding", "under clouds"), "overcast": ("overcast", "overcast", "under an overcast sky"),
 }
 # Time expressions as written in prompts: "at night", "in the evening", "during the day", bare "dusk"...
 _TIME_IN_PROMPT = re.compile(
     r"\b(?:(?:at|in the|during the|by)\s+)?(night ?time|night|midnight|daytime|day ?time|morning|afternoon|"
     r"evening|sunset|sunrise|dawn|dusk|twilight|noon|golden hour|blue hour)\b|\bduring the day\b", re.I)
-_SEASON_IN_PROMPT = re.compile(r"\b(?:(?:in|during)\s+(?:the\s+)?)?(winter|summer|autumn)\b|\b(?:in|during) "
-                               r"(?:the\s+)?(fall|spring)\b", re.I)
 _NOT_ARTIST = r"(?!(?i:the|a|an|moonlight|candlelight|firelight|lamplight|starlight|sunlight|night|day|hand|itself)\b)"
 _ARTIST_IN_PROMPT = re.compile(rf"\bby\s+{_NOT_ARTIST}[A-Z][\w.'’-]*(?:\s+(?:[A-Z][\w.'’-]*|and|&|de|van|von|da|del|la|le))*")
 _ARTIST_LOWER = re.compile(rf"\bby\s+{_NOT_ARTIST}[a-z][^,;()\n]*", re.I)
@@ -225,6 +223,15 @@ def remove(prompt: str, target: str) -> str | None:
     # a coordinated phrase: drop "X and" / "and X"
     before = [t for t in toks if cs <= t.start() < start]
     after = [t for t in toks if end <= t.start() < ce]
+    lead = next((k for k in range(len(before) - 1, max(len(before) - 4, -1), -1)
+                 if before[k].group(0).lower() == "with"), None)
+    if lead is not None and len(before) - lead <= 3 and after and len(after) <= 2 and all(
+            t.group(0).lower() in _QUANTITY for t in before[lead + 1:]) and (
+            after[0].group(0).lower().endswith("ing") or after[-1].group(0).lower() in _DANGLING):
+        # "with lots of people around it", "with a person walking across": the whole phrase
+        return _tidy(prompt[:before[lead].start()] + prompt[ce:])
+    if ci > 0 and [t.group(0).lower() for t in before] == ["and"] and after and after[0].group(0).lower() in PREPOSITIONS:
+        return _tidy(prompt[:chunks[ci - 1][1]] + prompt[ce:])  # ", and a grandfather clock in the corner"
     if before and before[-1].group(0).lower() == "and":
         cut_from = before[-1].start()
         cut_to = after[0].start() if after and ci == 0 and after[0].group(0).lower().endswith("ing") else (
@@ -248,7 +255,7 @@ def remove(prompt: str, target: str) -> str | None:
             return _tidy(prompt[chunks[1][0]:])
         # a later part about X: "flying cars overhead", "villagers at work", "dust clouds";
         # not "Snow Covered Village", where X only describes the part's own subject
-        if ci > 0 and not before and (len(after) <= 1 or after[0].group(0).lower() in PREPOSITIONS
+        if ci > 0 and all(t.group(0).lower() in _QUANTITY for t in before) and (len(after) <= 1 or after[0].group(0).lower() in PREPOSITIONS
                                       or after[0].group(0).lower().endswith("ing")):
             return _tidy(prompt[:chunks[ci - 1][1]] + prompt[ce:])
         if ci > 0:
@@ -269,6 +276,9 @@ _TAIL = re.compile(r"\s+(?:\w+ing (?:it|them)\b|(?!(?:" + _ACTS + r")\b)(\w+ing\
                    r"(?!(?:red|bed|shed|sled|seed|reed)\b)\w{3,}ed\b)|(?:behind|nearby|overhead|outside|in the (?:background|foreground|"
                    r"distance))(?=\s*(?:[,;|-]|$))|(?:next to|beside|on|under|around|behind|in front of|on top "
                    r"of) (?:it|them|him|her)\b|(?:in|on|at|around|over) (?:his|her|their|its) \w+|(full of\b))", re.I)
+_DANGLING = frozenset("it them across around nearby about everywhere".split())
+_QUANTITY = frozenset("""lots of a an the some many few several two three four dozens hundreds crowds group flock herd
+pack swarm school bunch pair couple""".split())
 _PLACE_PREPOSITIONS = frozenset("on in at under beside near behind over above below inside atop through across along into".split())
 
 
@@ -350,6 +360,64 @@ def replace_all(prompt: str, old: str, new: str) -> str | None:
     return result
 
 
+def kin_word(prompt: str, thing: str, kinds: bool = True) -> str | None:
+    """The prompt's first word for a kind of `thing` (WordNet: 'seagull' for 'birds', 'retriever' for
+    'dog'); with kinds=False, for a thing of the same close kind ('retriever' for 'husky', 'sheep' for
+    'goats', 'girl' for 'lady')."""
+    from . import lexicon
+    words = _phrase_words(thing)
+    if not words or not words[-1].isalpha():
+        return None
+    test = lexicon.is_kind_of if kinds else lexicon.kin
+    for t in _words(prompt):
+        w = t.group(0)
+        if len(w) < 3 or not w.isalpha() or w.lower() in DETERMINERS | PREPOSITIONS | _STOP_NOUNS or _attribute(w):
+            continue
+        if test(w, words[-1]):
+            return w
+    return None
+
+
+_STOP_NOUNS = frozenset("""photo stock image picture painting art print wallpaper background detail details style
+canvas oil hd free royalty best quality masterpiece""".split())
+
+
+_NOT_SWAPPED = frozenset("""scene version image picture style look vibe vibes mood place setting atmosphere one thing
+things feel feeling theme version shot photo painting""".split())
+
+
+def _swap_kind(prompt: str, old: str, new: str) -> str | None:
+    """'swap the dog for a cat' where the prompt has a golden retriever: the retriever goes."""
+    kind = kin_word(prompt, old)
+    return swap(prompt, new, kind) if kind else None
+
+
+def swap(prompt: str, new: str, old: str | None = None) -> str | None:
+    """'make it a husky', 'goats instead', 'make her an old lady': the thing of that kind in the prompt
+    (the golden retriever, the sheep, the little girl) becomes the new one; its colour, size and age
+    words go with it."""
+    words = _phrase_words(new)
+    last = words[-1].lower() if words else ""
+    if not words or last in _NOT_SWAPPED or last in COLORS | MATERIALS | SIZES | AGES | LENGTHS or last in SEASONS or last in TIMES or \
+            last == "day" or _weather_stem(last) or _is_medium(new):
+        return None
+    old = old or (words[-1] if find_np(prompt, words[-1]) else kin_word(prompt, new, kinds=False))
+    if not old or not find_np(prompt, old):
+        return None
+    np_ = find_np(prompt, old)
+    toks = _words(prompt)
+    mods = [t.group(0) for t in toks[np_.mod:np_.head]
+            if not (_classes([t.group(0)]) or (t.group(0)[:1].isupper() and not _title_like(prompt)) or
+                    t.group(0).lower() in MATERIALS)]
+    if np_.head > np_.mod and toks[np_.head - 1].group(0)[:1].isupper() and toks[np_.head].group(0)[:1].isupper():
+        mods = [m for m in mods if not m[:1].isupper()]  # "Golden Retriever": the breed's own words
+    matched = prompt[toks[np_.mod].start():toks[np_.end - 1].end()]
+    plural = stem(old) != old.lower() and stem(words[-1]) == words[-1].lower()
+    phrase = " ".join([*mods, _match_case(" ".join(words) + ("s" if plural and not words[-1].endswith("s") else ""),
+                                          matched, prompt)])
+    return _tidy(prompt[:toks[np_.mod].start()] + phrase + prompt[toks[np_.end - 1].end():])
+
+
 def restyle_free(prompt: str, np_: _NP, adjectives: list[str]) -> str | None:
     """'a calm sunny harbor' for 'a stormy harbor': the modifiers replaced by the new ones."""
     toks = _words(prompt)
@@ -390,16 +458,36 @@ def weather(prompt: str, want: str, old: str | None = None) -> str | None:
     return _tidy(prompt[:m.start(1)] + _match_case(new, m.group(1), prompt) + prompt[m.end(1):])
 
 
+_SEASON_WORD = re.compile(r"\b(?:(in|during)\s+(?:the\s+)?)?(winter|summer|autumn|spring|fall)\b(?!-)", re.I)
+_SEASON_NEXT = re.compile(r"\s+(?:day|days|morning|afternoon|evening|night|season|time|colou?rs|landscape|wallpaper|scene|"
+                          r"garden|flowers|sun|break|rain|storm|snow|wedding|festival|forest|trees|\d{4})\b", re.I)
+
+
 def season(prompt: str, want: str) -> str | None:
-    m = _SEASON_IN_PROMPT.search(prompt)
-    if m is None:
-        return _add_phrase(prompt, SEASONS[want])
-    word = m.group(1) or m.group(2)
-    if word.lower() == want:
-        return None
-    if m.group(0).lower() != word.lower():  # "in summer" -> "in winter"
-        return _tidy(prompt[:m.start()] + SEASONS[want] + prompt[m.end():])
-    return _tidy(prompt[:m.start()] + _match_case(want, word, prompt) + prompt[m.end():])
+    """Every season word becomes `want` ("in summer" -> "in winter", "Spring Desktop Wallpaper" -> "Winter
+    ..."; a bare "spring"/"fall" only where it is plainly the season); what clashes with it goes
+    (autumn leaves in winter, snow in summer); with no season, `want` is added."""
+    from .scene import clear
+    same = {want, "autumn" if want == "fall" else "fall" if want == "autumn" else want}
+    prompt = clear(original := prompt, "autumn" if want == "fall" else want)
+    text, found = prompt, False
+    for m in reversed(list(_SEASON_WORD.finditer(prompt))):
+        word = m.group(2)
+        if word.lower() in ("spring", "fall") and not m.group(1) and not (
+                _SEASON_NEXT.match(prompt, m.end()) or (word[0].isupper() and _title_like(prompt))
+                or re.fullmatch(r"[\s,;|]*", prompt[max(0, m.start() - 2):m.start()] + prompt[m.end():m.end() + 2])):
+            continue
+        found = True
+        if word.lower() in same:
+            continue
+        if m.group(1):  # "in summer" -> "in winter"
+            phrase = SEASONS[want].replace(want, _match_case(want, word, prompt))
+            text = text[:m.start()] + phrase + text[m.end():]
+        else:
+            text = text[:m.start(2)] + _match_case("autumn" if want == "fall" else want, word, prompt) + text[m.end(2):]
+    if not found:
+        text = _add_phrase(prompt, SEASONS[want])
+    return _tidy(text) if text.strip() != original.strip() else None
 
 
 _DARK = frozenset("night nighttime midnight sunset dusk evening twilight dawn sunrise".split())
@@ -443,12 +531,15 @@ def artist(prompt: str, name: str, style: bool = False) -> str | None:
 MEDIUM_HEADS = frozenset("""painting paintings sketch drawing illustration photograph photo photography render mosaic
 glass woodcut engraving etching lithograph print art cartoon anime comic manga poster mural tapestry embroidery
 sculpture statue graffiti cyanotype polaroid footage screenshot model poly origami claymation pastel charcoal doodle
-blueprint watercolor watercolour daguerreotype fresco""".split())
+blueprint watercolor watercolour daguerreotype fresco graphic graphics game muralism impressionism cubism surrealism
+expressionism pointillism linocut woodblock ukiyo-e lego claymation photorealism""".split())
 _MEDIUM_IN_PROMPT = re.compile(
     r"\b(?:(?:sketchbook|toned|paper|prismacolor|colou?red|oil|acrylic|watercolou?r|gouache|pastel|charcoal|pencil|"
     r"graphite|ink|digital)\s+)*(?:(?:oil|acrylic|pastel|charcoal|ink|gouache|watercolou?r|pencil|graphite|mixed media) "
     r"on (?:canvas|linen|board|panel|paper|wood)|painting|sketch|drawing|illustration|photograph|photo|photography|"
-    r"watercolou?r|anime|cartoon|3d render|mural|(?:digital|concept|pixel|line|vector) art)\b", re.I)
+    r"watercolou?r|(?:anime|cartoon|manga|chibi|comic)(?: style)?|3d render|mural|(?:digital|concept|pixel|line|vector) art|"
+    r"(?:woodblock|art|canvas art|fine art|giclee|screen|limited edition) print|woodblock|woodcut|engraving|etching|"
+    r"lithograph)\b", re.I)
 
 
 def medium(prompt: str, new: str) -> DirectEdit | None:
@@ -465,12 +556,22 @@ def medium(prompt: str, new: str) -> DirectEdit | None:
             part = re.search(rf"(?:^|,)\s*{re.escape(m.group(0))}\s*(?=,|$)", text)
             if part:
                 text = text[:part.start()] + text[part.end():]
+            elif m.group(0)[:1].isupper() and re.match(r"\s*(?:$|[,;|(]| - )", prompt[m.end():]) and not re.search(
+                    r"\b(?:your|my|from|of|a|an|the|with|in|on)\s+$", prompt[:m.start()], re.I):
+                text = text[:m.start()] + text[m.end():]  # "… Neighbors Painting": a title's last word
         m = found[0]
         start, end = m.start(), m.end()
         part = next(((s, e) for s, e in _chunks(text)[1:] if s <= start and end <= e), None)
         if part and len(_words(text[part[0]:part[1]])) - len(_words(m.group(0))) <= 1:  # "food photography"
             start, end = part[0] + len(text[part[0]:part[1]]) - len(text[part[0]:part[1]].lstrip()), part[1]
-        return DirectEdit(_tidy(text[:start] + _match_case(new, m.group(0), prompt) + text[end:]), "medium", sure)
+        from .scene import clear_media
+        done = text[:start] + "\0" + text[end:]
+        done = clear_media(done, new).replace("\0", _match_case(new, m.group(0), prompt))
+        return DirectEdit(_tidy(done), "medium", sure)
+    from .scene import clear_media
+    cleared = clear_media(prompt, new)
+    if cleared != prompt:  # "Renaissance painting" on a photo: the camera tags go, the new medium in front
+        return DirectEdit(_tidy(cleared.rstrip(" .") + ", " + new), "medium", sure)
     if re.match(r"(?:a|an|the)\s", prompt) and not _title_like(prompt):
         return DirectEdit(_tidy(f"{new} of {prompt}"), "medium", False)
     sep = " - " if " - " in prompt else ", "
@@ -479,6 +580,8 @@ def medium(prompt: str, new: str) -> DirectEdit | None:
 
 def _is_medium(phrase: str) -> bool:
     words = [w.lower() for w in _phrase_words(phrase)]
+    if 1 < len(words) <= 4 and words[-1] == "style" and not {"of", "out"} & set(words):
+        return True  # "anime style", "Studio Ghibli style"
     if not words or len(words) > 4 or words[-1] not in MEDIUM_HEADS or {"of", "out"} & set(words):
         return False
     if words[-1] in ("glass", "model", "poly"):  # "stained glass", "low poly (model)", not "a glass chair"
@@ -534,9 +637,12 @@ _RULES: list[tuple[str, re.Pattern]] = [(name, re.compile(p, re.I)) for name, p 
     ("remove", rf"^(?:please |can you |could you )?(?:remove|delete|erase|get rid of|take out|take away|take off|lose|drop|"
                rf"eliminate|cut|leave out) {_T}(.+?)$"),
     ("remove", rf"^(?:no|without|no more|minus) {_T}(.+?)$"),
+    ("remove", rf"^{_T}(.+?) (?:has to|have to|must|needs to|need to|should|can) go(?: away)?$"),
+    ("remove", rf"^(?:take|get) {_T}(.+?) (?:off|out|away)(?: of (?:it|there|here|the \w+))?$"),
     ("instead", r"^(?:make it |make them |have |use |with |put |add )?(?:a |an |the )?(.+?) instead of (?:the |a |an )?(.+?)$"),
     ("replace", rf"^(?:please )?(?:replace|swap|switch|exchange) {_T}(.+?) (?:with|for|by|to) (.+?)$"),
     ("replace", rf"^(?:please )?(?:turn|change|convert|transform|make) {_T}(?!(?:the )?(?:it|this|that|everything|image|picture|scene|season|time|weather)\b)(.+?) (?:into|to|in to) (.+?)$"),
+    ("swap", r"^(?:make|turn|change) (?:it|this|her|him|them|the \w+) (?:into |to )?(?:a |an |some )(.+)$"),
     ("restyle", rf"^(?:please )?(?:make|paint|color|colour|turn|change) {_T}(?!(?:the )?(?:it|this|that|everything|image|picture|scene|season|time|weather)\b)(.+?) (?:(?:out of|made of|of|into|to) )?((?:\w+ )*\w+)$"),
     ("it", r"^(?:please )?(?:make it|make this|change it to|set it (?:at|in|during)|it should be|should be|"
            r"change the (?:season|time(?: of day)?) to|make the (?:season|time) ?|turn it (?:into )?|have it be)\s*"
@@ -548,16 +654,39 @@ _RULES: list[tuple[str, re.Pattern]] = [(name, re.compile(p, re.I)) for name, p 
     ("more", r"^(?:make (?:it|this|the image|the picture) )(?:look |feel |seem )?(?:a bit |a little |slightly |much |even |"
              r"way )?([a-z]+ier)$"),
     ("bare-instead", r"^(?:make it |make them |it should be )?(?:a |an )?([a-z]+(?: [a-z]+)?) instead$"),
-    ("add", r"^(?:please |can you )?(?:add|put on|put|place|include|insert|give it|give (?:him|her|them)) (.+?)\??$"),
+    ("add", r"^(?:please |can you )?(?:add|put on|put|place|include|insert|give it|give (?:him|her|them)|throw in|toss in|"
+            r"bring in|let there be|there should be|there'?s|i want|we need|(?:it|he|she|they) needs?) (.+?)\??$"),
     ("fragment", r"^((?:[a-z]+ )+)([a-z]+)$"),
     ("bare", r"^(?:at |in |during |(?:a |an )?)(.+?)(?: version| style)?$"),  # "pixel art", "at dusk", "lego version"
 ]]
 
 
+_MOVES = [re.compile(p, re.I) for p in [
+    r"^(?:move|relocate|transport|take|bring|put|place|set|send|teleport) (?:it|him|her|them|this|everything|"
+    r"the (?:scene|whole thing|picture|image)) ?(?:to|in|into|at|on|onto) (.+)$",
+    r"^(?:move|relocate) (?:to|into) (.+)$",
+    r"^(?:set|have|make|let) (?:it|this|the scene|everything|the image|the picture) (?:be |take place |happen |)"
+    r"(?:in|at|on) (.+)$",
+    r"^(?:it should|should|it could|it would|it will) (?:be|take place|happen) (?:in|at|on) (.+)$",
+    r"^(?:have it |make it )?take place (?:in|at|on) (.+)$",
+    r"^(?:in|at) (.+?) instead$",
+    r"^(?:it'?s|it is) (?:in |at )?(.+)$",
+    r"^change (?:it|the (?:place|location|setting|background|scene)) to (.+)$",
+]]
+
+
+def _is_place(phrase: str) -> bool:
+    from . import lexicon, scene
+    words = _phrase_words(phrase)
+    return bool(words) and (any(w.lower() in scene.PLACE_NOUNS for w in words) or lexicon.is_place_name(
+        " ".join(w for w in words if w[:1].isupper())))
+
+
 _NOT_A_THING = frozenset("be look looks more less very too have feel seem appear like".split())
 
 
-_VERBS = ("remove", "delete", "replace", "change", "make", "turn", "swap", "add", "convert", "transform")
+_VERBS = ("remove", "delete", "replace", "change", "make", "turn", "swap", "add", "convert", "transform", "move", "set",
+          "put", "place", "give", "take", "have", "lose", "drop", "paint", "draw", "show")
 
 
 def _fix_verb(text: str) -> str:
@@ -584,6 +713,22 @@ def direct_edits(prompt: str, instruction: str) -> list[DirectEdit]:
     def keep(result: str | None, rule: str, sure: bool = True) -> None:
         if result and result.strip() and result.strip() != prompt.strip() and all(o.text != result for o in out):
             out.append(DirectEdit(result, rule, sure))
+
+    from . import scene
+    feeling = scene.mood_of(text)
+    if feeling:  # "make it spooky", "happier", "less quiet", "cheer it up"
+        keep(scene.mood(prompt, *feeling), "mood")
+        return out
+    hit = next(((k, m) for k, m in ((k, p.match(text)) for k, p in enumerate(_MOVES)) if m), None)
+    place = hit[1].group(1) if hit else ""
+    last = place.split()[-1].lower() if place.split() else ""
+    if place and not (last in SEASONS or last in TIMES or _weather_stem(last) or _is_medium(place) or re.search(
+            r"\binstead of\b|^(?:the )?style\b", place, re.I)) and (
+            hit[0] < 5 or _is_place(place)):  # "move it to Seoul", "have it be in a swamp", "it's the Gobi"
+        edit = scene.move(prompt, re.sub(r"^the\s+(?=[A-Z])", "", place))
+        if edit:
+            keep(edit.text, "move", edit.sure)
+        return out
 
     for name, pattern in _RULES:
         m = pattern.match(text)
@@ -617,7 +762,11 @@ def direct_edits(prompt: str, instruction: str) -> list[DirectEdit]:
                 keep(_remove_weather(prompt, _weather_stem(target.split()[-1])), "weather")
             else:  # "the forest/trees", "the buckets and spades": each part, each time it is named
                 result = prompt
-                for part in re.split(r"\s*(?:/|&|,|\band\b|\bor\b)\s*", target):
+                parts = re.split(r"\s*(?:/|&|,|\band\b|\bor\b)\s*", target)
+                if len(parts) == 1 and not find_np(prompt, target):  # "no birds": the seagull, the pigeons
+                    kind = kin_word(prompt, target)
+                    parts = [kind] if kind else parts
+                for part in parts:
                     for _ in range(3):
                         if not (part.strip() and find_np(result, part)):
                             break
@@ -633,7 +782,7 @@ def direct_edits(prompt: str, instruction: str) -> list[DirectEdit]:
             if ws_new and ws_old:
                 keep(weather(prompt, ws_new, ws_old), "weather")
             else:
-                keep(replace_all(prompt, old, new), "replace")
+                keep(replace_all(prompt, old, new) or _swap_kind(prompt, old, new), "replace")
         elif name == "replace":
             old, new = m.group(1), m.group(2)
             words = _phrase_words(new)
@@ -644,7 +793,7 @@ def direct_edits(prompt: str, instruction: str) -> list[DirectEdit]:
                     w.lower() in COLORS | MATERIALS for w in olds) and not re.match(r"(?:a|an)\s", new, re.I):
                 keep(restyle(prompt, old, words), "restyle")
             else:
-                keep(replace_all(prompt, old, new), "replace")
+                keep(replace_all(prompt, old, new) or _swap_kind(prompt, old, new), "replace")
         elif name == "restyle":
             # the split between target and colour is ambiguous: try each split point
             words = _phrase_words(m.group(0)[m.start(1):])
@@ -660,13 +809,27 @@ def direct_edits(prompt: str, instruction: str) -> list[DirectEdit]:
         elif name == "it":
             if not _it_rule(prompt, m.group(1).lower(), keep):
                 continue  # "make it creepier": maybe another rule's
+        elif name == "swap":  # "make it a husky", "make her an old lady"
+            swapped = swap(prompt, m.group(1))
+            if not swapped:
+                continue  # "make it a sunny morning": the time rule's
+            keep(swapped, "swap")
         elif name == "artist":
             keep(artist(prompt, m.group(1), style="style" in m.group(0).lower()), "artist")
         elif name == "bare-instead":  # "blue instead": the subject's colour
             words = m.group(1).split()
             subject = _subject(prompt)
-            if subject and all(_attribute(w) for w in words):
+            if _is_medium(m.group(1)):  # "realistic photo instead"
+                edit = medium(prompt, m.group(1))
+                if edit:
+                    keep(edit.text, "medium", edit.sure)
+            elif len(words) == 1 and _weather_stem(words[0]):  # "foggy instead"
+                keep(_clear(weather(prompt, _weather_stem(words[0])), "sun" if _weather_stem(words[0]) == "sun"
+                            else None), "weather")
+            elif subject and all(_attribute(w) for w in words):
                 keep(restyle(prompt, subject, words), "restyle")
+            elif not all(_attribute(w) for w in words):  # "goats instead"
+                keep(swap(prompt, m.group(1)), "swap")
         elif name == "more":
             mood = re.sub(r"ier$", "y", m.group(1))  # "creepier": creepy
             if not find_np(prompt, mood):
@@ -691,6 +854,21 @@ def _it_rule(prompt: str, what: str, keep) -> bool:
     """Season, time of day, weather or the subject's colour ("make it winter", "make it silver");
     False when `what` is none of them."""
     what = re.sub(r"\b(night|day) time\b", r"\1time", what.strip())
+    what = re.sub(r"^(?:the\s+)?(?:dead|middle|depths?|heart|height)\s+of\s+(?:the\s+)?|^(?:deep|high|full)\s+(?=winter|summer)",
+                  "", what)
+    words = what.split()
+    if len(words) >= 2 and all(w in SEASONS or w in TIMES or w == "day" or _weather_stem(w) for w in words) and (
+            len({"season" if w in SEASONS else "time" if w in TIMES or w == "day" else "weather" for w in words})
+            == len(words)):  # "a sunny spring day", "rainy night": each part in turn
+        text = prompt
+        for w in words:
+            if w == "day" and re.search(r"\bday\b", text, re.I):
+                continue
+            step: list[DirectEdit] = []
+            _it_rule(text, w, lambda t, rule, sure=True: step.append(DirectEdit(t, rule, sure)))
+            text = step[0].text if step and step[0].text else text
+        keep(text, "season")
+        return True
     both = re.match(r"(.+?)\s+(?:with|and)\s+(.+)$", what)  # "night with northern lights"
     if both and both.group(1).split()[-1] in {*SEASONS, *TIMES, *WEATHER} | {a for a, _, _ in WEATHER.values()}:
         first: list[DirectEdit] = []
@@ -705,9 +883,10 @@ def _it_rule(prompt: str, what: str, keep) -> bool:
     elif what in SEASONS:
         keep(season(prompt, what), "season")
     elif key in TIMES or what in TIMES:
-        keep(time_of_day(prompt, key if key in TIMES else what), "time")
+        keep(_clear(time_of_day(prompt, key if key in TIMES else what), "night" if (key in _DARK or what in _DARK)
+                    else "day"), "time")
     elif len(words) == 1 and _weather_stem(what):
-        keep(weather(prompt, _weather_stem(what)), "weather")
+        keep(_clear(weather(prompt, _weather_stem(what)), "sun" if _weather_stem(what) == "sun" else None), "weather")
     elif words and all(w in COLORS | MATERIALS for w in words) and not _title_like(prompt):
         subject = _subject(prompt)
         if subject:
@@ -715,6 +894,11 @@ def _it_rule(prompt: str, what: str, keep) -> bool:
     else:
         return False
     return True
+
+
+def _clear(text: str | None, kind: str | None) -> str | None:
+    from .scene import clear
+    return clear(text, kind) if text and kind else text
 
 
 def _subject(prompt: str) -> str | None:

@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
 from .common import LocalEditor, edit_one, in_batches, is_unchanged, validate_pair
+from . import lexicon
 from .direct import direct_edits
 
 log = logging.getLogger("diffchat.editor")
@@ -63,7 +64,20 @@ def verify(source: str, instruction: str, candidate: str) -> float:
     gone = len(gone_words - cand) / len(gone_words) if gone_words else 1.0
     kept = len(untouched & cand) / len(untouched) if untouched else 1.0
     leak = bool((set(_words(candidate)) - set(_words(source))) & COMMAND_WORDS)
-    return added + gone + kept - leak
+    return added + gone + kept - leak - repeats(source, candidate)
+
+
+def repeats(source: str, candidate: str, n: int = 3) -> bool:
+    """Does the candidate say a run of n words twice that the source says once ("Empty Office Cubicles at
+    Night, Corporate Interior, Empty Office Cubicles at Night")? A sign of a garbled rewrite."""
+    def counts(text: str) -> dict:
+        words = _words(text)
+        grams: dict = {}
+        for i in range(len(words) - n + 1):
+            grams[tuple(words[i:i + n])] = grams.get(tuple(words[i:i + n]), 0) + 1
+        return grams
+    src = counts(source)
+    return any(k > 1 and k > src.get(gram, 0) for gram, k in counts(candidate).items())
 
 
 RULE_BONUS = 1.5     # a rule edit that found exactly what the instruction names (direct.py) is preferred
@@ -81,6 +95,8 @@ class RerankedEditor:
         self.name = f"{writer.name} | {judge.name} (best of {n + 1})"
         self.runtime, self.template, self.options = writer.runtime, "script+rewrite", judge.options
         self.load_seconds = writer.load_seconds + judge.load_seconds
+        if rules:
+            lexicon.warm_up()  # WordNet for the rules that need kinds and places, loaded while the user types
 
     @property
     def device(self):

@@ -1,0 +1,89 @@
+"""What WordNet knows that the rule edits need: which words of a prompt are a kind of the thing the user
+named ("no birds": the seagull), which are its kin ("make it a husky": the golden retriever is a dog too),
+and which capitalised words are places ("move it to Seoul": Tokyo goes). Optional: without the NLTK data
+every function answers "nothing found" and the rules leave such edits to the models."""
+from __future__ import annotations
+
+import logging
+import threading
+from functools import lru_cache
+
+log = logging.getLogger(__name__)
+_lock = threading.Lock()
+_state: dict[str, object] = {}
+
+
+def wordnet():
+    """NLTK's WordNet reader, loaded once (about 3 s); None when the data cannot be had."""
+    with _lock:
+        if "wn" not in _state:
+            try:
+                from ..nltkdata import ensure
+                ensure("wordnet")
+                from nltk.corpus import wordnet as wn
+                wn.ensure_loaded()
+                _state["wn"] = wn
+            except Exception as e:  # noqa: BLE001 - offline without data: the rules go on without it
+                log.info("WordNet unavailable for rule edits (%s)", e)
+                _state["wn"] = None
+        return _state["wn"]
+
+
+def warm_up() -> None:
+    """Load WordNet in the background so the first edit that needs it does not wait."""
+    threading.Thread(target=wordnet, daemon=True).start()
+
+
+@lru_cache(maxsize=4096)
+def _nouns(word: str) -> tuple:
+    wn = wordnet()
+    if wn is None or not word.isascii():
+        return ()
+    return tuple(wn.synsets(word.lower().replace(" ", "_"), "n")[:4])
+
+
+@lru_cache(maxsize=4096)
+def _ancestors(word: str) -> frozenset:
+    found = set()
+    for s in _nouns(word):
+        found |= set(s.closure(lambda x: x.hypernyms() + x.instance_hypernyms()))
+    return frozenset(found)
+
+
+# categories too broad to make two words kin ("a dog and a cat are both animals": not the same thing)
+_BROAD = frozenset("""entity physical_entity abstraction object whole artifact living_thing organism being
+causal_agent animal chordate vertebrate mammal placental person adult matter substance thing unit
+instrumentality device container structure location region area group event act""".split())
+
+
+def is_kind_of(word: str, category: str) -> bool:
+    """'seagull' is a kind of 'bird'; 'pigeons' of 'birds'."""
+    cats = set(_nouns(category))
+    return bool(cats) and word.lower() != category.lower() and bool(cats & _ancestors(word))
+
+
+def kin(word: str, other: str, depth: int = 3) -> bool:
+    """Two nouns with a close common kind ('husky' and 'retriever': dog; 'goats' and 'sheep': bovid;
+    'lady' and 'girl': woman), not merely both animals or objects."""
+    if word.lower() == other.lower():
+        return False
+    for a in _nouns(word)[:2]:
+        for b in _nouns(other)[:2]:
+            for common in a.lowest_common_hypernyms(b):
+                name = common.name().split(".")[0]
+                if common in (a, b) or name in _BROAD:
+                    continue
+                if a.shortest_path_distance(b) is not None and a.shortest_path_distance(b) <= 2 * depth:
+                    return True
+    return False
+
+
+def is_place_name(words: str) -> bool:
+    """A named place WordNet knows ('Tokyo', 'New York', 'Sahara', 'Iceland')."""
+    if not words[:1].isupper():
+        return False
+    wn = wordnet()
+    if wn is None:
+        return False
+    location = wn.synset("location.n.01")
+    return any(s.instance_hypernyms() and location in _ancestors(words) for s in _nouns(words))

@@ -1,0 +1,229 @@
+"""Rule edits about the whole scene: what clashes with a new season, weather, time or medium (autumn leaves
+in winter, raindrops on a sunny morning, "shot on Canon EOS R5" on an oil painting), moods ("make it
+spooky": the quiet harbour is not quiet any more) and moves to another place ("move it to Seoul").
+Like direct.py, each rule finds what it changes in the prompt as words and keeps the rest as written."""
+from __future__ import annotations
+
+import re
+
+from . import lexicon
+from .direct import (DETERMINERS, DirectEdit, _add_phrase, _chunks, _match_case, _title_like, _tidy, _words)
+
+# ---------------------------------------------------------------------------------------------- clashes
+_AUTUMN = r"(?:autumn|fall|falling|fallen|red|orange|golden) (?:leaves|foliage|colou?rs)|autumn trees"
+_SNOW = r"snow-covered|snow-capped|snowy|snowflakes|snowfall|snow|icicles|frosty|frost"
+_CLASH = {
+    "winter": rf"{_AUTUMN}|cherry blossoms?|blooming flowers|spring flowers|lush green grass|green leaves",
+    "summer": rf"{_SNOW}|{_AUTUMN}|bare trees",
+    "spring": rf"{_SNOW}|{_AUTUMN}|bare trees",
+    "autumn": rf"{_SNOW}|cherry blossoms?|spring flowers|blooming flowers",
+    "sun": r"raindrops|rain-soaked|puddles|overcast(?: sky)?|storm clouds|dark clouds|gr[ae]y sky",
+    "night": r"(?:bright |warm |midday )?(?:sunshine|sunlight|daylight)|sunny|midday sun",
+    "day": r"moonlight|moonlit|starry sky|stars|full moon",
+    "paint": r"shot on [^,;|]+|\d+mm(?: f/[\d.]+)?|f/[\d.]+|(?:kodak|fuji|portra|cinestill)\b[^,;|]*|35mm film|dslr|bokeh|"
+             r"(?:ultra |hyper|hyper-|photo-?)?realistic|photorealism|photograph|photography|photo|raw photo|"
+             r"depth of field|shallow depth of field|octane render|unreal engine|8k uhd|canon eos[^,;|]*|"
+             r"hasselblad[^,;|]*|sony a7[^,;|]*",
+    "photo": r"oil painting|digital painting|painting|illustration|concept art|digital art|anime style|anime|cartoon|"
+             r"painterly|brush ?strokes|watercolou?r|sketch|drawing|cel shading|manga",
+}
+_ADJECTIVES = {"snow-covered", "snow-capped", "snowy", "frosty", "moonlit", "sunny", "rain-soaked", "painterly"}
+
+
+def clear(prompt: str, kind: str) -> str:
+    """Drop what clashes with the new `kind` (a key of _CLASH): a whole comma part, a "with X" phrase, an
+    adjective before its noun, or a phrase of two or more words; a single noun inside a title stays (it
+    may be the subject: "Cherry Blossom Tree")."""
+    pattern = re.compile(rf"\b(?:{_CLASH[kind]})\b", re.I)
+    text = prompt
+    for m in reversed(list(pattern.finditer(prompt))):
+        span = _span(text, m)
+        if span:
+            text = text[:span[0]] + text[span[1]:]
+    return _tidy(text)
+
+
+def _span(text: str, m: re.Match) -> tuple[int, int] | None:
+    for s, e in _chunks(text):
+        part = text[s:e]
+        if s <= m.start() and m.end() <= e:
+            words = _words(part)
+            lead = re.match(r"\s*(?:and\s+|with\s+)?(?:(?:a|an|the|some|lots of)\s+)?", part).end()
+            if re.fullmatch(r"[\s.]*", text[m.end():e]) and s + lead >= m.start() - 1:
+                return (s, e) if s > 0 else (s, min(len(text), e + 1))  # the whole part
+            if len(words) and re.search(rf"\bwith\s+(?:\w+\s+)?$", text[s:m.start()]):
+                w = re.search(r"\s*\bwith\s+(?:\w+\s+)?$", text[s:m.start()])
+                return s + w.start(), m.end()
+            word = m.group(0).lower()
+            if word in _ADJECTIVES and re.match(r"\s+\w", text[m.end():e]):
+                return m.start(), m.end() + len(re.match(r"\s+", text[m.end():]).group(0))
+            if " " in word and not _title_like(part):
+                return m.start(), m.end()
+            return None
+    return None
+
+
+PAINTED = ("paint", "sketch", "draw", "illustrat", "watercolo", "anime", "cartoon", "pixel", "glass", "mosaic",
+           "print", "comic", "manga", "mural", "pastel", "charcoal", "ink", "fresco", "tapestry", "woodcut", "ukiyo",
+           "style", "art")
+
+
+def clear_media(prompt: str, new: str) -> str:
+    """After a change of medium: a painting keeps no camera tags, a photo no painting tags."""
+    low = new.lower()
+    if re.search(r"photo|photograph|realistic|film|polaroid|camera", low):
+        return clear(prompt, "photo")
+    if any(p in low for p in PAINTED):
+        return clear(prompt, "paint")
+    return prompt
+
+
+# ---------------------------------------------------------------------------------------------- moods
+MOODS = {
+    "calm": "calm quiet peaceful tranquil serene idyllic cozy cosy gentle relaxing relaxed restful",
+    "happy": "happy happier cheerful joyful joyous smiling smile laughing playful whimsical festive lively jolly upbeat",
+    "sad": "sad lonely melancholic melancholy gloomy somber sombre sorrowful depressing depressed bleak desolate forlorn "
+           "crying tears expressionless frowning",
+    "scary": "spooky creepy eerie sinister evil ominous haunted scary menacing terrifying horror macabre apocalyptic "
+             "post-apocalyptic dystopian hellish demonic",
+    "cute": "cute kawaii adorable cuddly",
+    "angry": "angry furious raging fierce violent chaotic",
+    "dull": "boring dull bland",
+    "epic": "epic dramatic majestic intense heroic",
+    "utopian": "utopian",
+}
+_CLUSTER = {w: c for c, words in MOODS.items() for w in words.split()}
+_OPPOSITE = {"calm": ("angry", "scary", "epic"), "happy": ("sad", "scary", "angry"), "sad": ("happy", "cute"),
+             "scary": ("happy", "cute", "calm", "utopian"), "cute": ("scary", "angry"),
+             "angry": ("calm", "happy", "cute"), "dull": ("epic",), "epic": ("dull", "calm"),
+             "utopian": ("scary", "sad")}
+_LESS = {"calm": "lively", "happy": "melancholic", "sad": "cheerful", "scary": "cheerful", "cute": "menacing",
+         "angry": "calm", "dull": "dramatic", "epic": "calm", "utopian": "dystopian"}
+_MOOD_WORDS = {**{w: w for w in _CLUSTER}, "happier": "happy", "spookier": "spooky", "creepier": "creepy",
+               "scarier": "scary", "angrier": "angry", "sadder": "sad", "lonelier": "lonely", "cuter": "cute",
+               "calmer": "calm", "quieter": "quiet", "gloomier": "gloomy", "eerier": "eerie", "lonelier": "lonely",
+               "cheer": "cheerful", "dystopian": "dystopian", "lively": "lively", "livelier": "lively",
+               "menacing": "menacing", "dramatic": "dramatic"}
+_CLUSTER.update({"dystopian": "scary", "lively": "happy", "menacing": "scary"})
+_MOOD_INSTRUCTION = re.compile(
+    r"^(?:make (?:it|this|her|him|them|everything|the (?:scene|image|picture|mood|atmosphere|vibe|place)) |"
+    r"(?:it|she|he|they) should (?:be|look|feel) |give it an? |have it )?(?:(?:look|feel|seem|be) )?"
+    r"(?:(?:a bit|a little|slightly|much|even|way|very|really|super|so|more|a lot) )*(less )?([a-z-]+)"
+    r"(?: (?:vibes?|mood|feel|feeling|atmosphere|look))?(?: please| pls)?$", re.I)
+
+
+def mood_of(instruction: str) -> tuple[str, bool] | None:
+    """('spooky', False) for "make it spookier"; ('quiet', True) for "less quiet"; None if no mood."""
+    text = instruction.strip().lower()
+    if re.fullmatch(r"cheer (?:it|this|her|him|them) up(?: a bit| a little)?", text):
+        return "cheerful", False
+    m = _MOOD_INSTRUCTION.match(text)
+    if not m or m.group(2) not in _MOOD_WORDS:
+        return None
+    return _MOOD_WORDS[m.group(2)], bool(m.group(1))
+
+
+def mood(prompt: str, word: str, less: bool = False) -> str | None:
+    """The mood words that clash with `word` give way to it (the first replaced, the others dropped);
+    with none, `word` is added as a tag. "less X": X's words go, the opposite mood comes in."""
+    cluster = _CLUSTER.get(word)
+    if cluster is None:
+        return None
+    if less:
+        opposites, word = (cluster,), _LESS[cluster]
+    else:
+        opposites = _OPPOSITE[cluster]
+    clash = sorted(w for w, c in _CLUSTER.items() if c in opposites)
+    found = list(re.finditer(rf"\b(?:{'|'.join(map(re.escape, clash))})\b", prompt, re.I))
+    if re.search(rf"\b{re.escape(word)}\b", prompt, re.I) and not found:
+        return None
+    if not found:
+        return _add_phrase(prompt, word) if len(_chunks(prompt)) > 1 else f"{prompt.rstrip(' .')}, {word}"
+    text = prompt
+    for m in reversed(found[1:]):
+        span = _span(text, m) or _word_span(text, m)
+        text = text[:span[0]] + text[span[1]:]
+    m = found[0]
+    return _tidy(text[:m.start()] + _match_case(word, m.group(0), prompt) + text[m.end():])
+
+
+def _word_span(text: str, m: re.Match) -> tuple[int, int]:
+    after = re.match(r"\s*(?:and\s+)?", text[m.end():]).end()
+    return m.start(), m.end() + after
+
+
+# ---------------------------------------------------------------------------------------------- moves
+PLACE_NOUNS = frozenset("""field fields meadow meadows stream river sea ocean beach coast shore lake pond forest woods
+jungle desert mountain mountains hill hills hillside valley city town village street streets alley road park garden
+office room kitchen studio museum swamp background space island cave canyon farm countryside sky bay harbour
+harbor port plain plains prairie savanna tundra glacier volcano cliff cliffs wasteland ruins room bedroom
+classroom library church cathedral temple market square plaza station airport highway bridge landscape
+seaside lakeside riverside waterfall marsh bayou arctic antarctica moon mars underwater""".split())
+_LOCATIVE = re.compile(r"\b(?:in|at|on|by|near|inside|across|over|under|beside|along|among|through|against) "
+                       r"(?:(?:the|a|an|some)\s+)?(?:[\w'’-]+\s+){0,3}?(" + "|".join(sorted(PLACE_NOUNS, key=len, reverse=True))
+                       + r")\b(?:\s+of\s+(?:the\s+)?[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*)*)?", re.I)
+_ON = frozenset("background beach moon mars island street streets surface stage rooftop roof".split())
+
+
+def move(prompt: str, place: str) -> DirectEdit | None:
+    """'move it to Seoul': the named place (WordNet's) becomes Seoul, later named places go; else the
+    last place phrase ("by a stream") becomes the new one ("on a blank white background"); else the place
+    is added after the subject (a suggestion)."""
+    place = re.sub(r"^(?:(?:to|in|into|at|on)\s+)", "", place.strip(" .!"), flags=re.I)
+    if not place:
+        return None
+    head = place.split()[-1].lower()
+    proper = place[:1].isupper() and not re.match(r"(?:a|an|the)\s", place, re.I)
+    named = _named_places(prompt)
+    if named and proper:
+        (s, e), rest = named[0], named[1:]
+        text = prompt
+        for rs, re_ in reversed(rest):  # "Reine, Norway": later parts that are only places go
+            part = next(((cs, ce) for cs, ce in _chunks(text) if cs <= rs and re_ <= ce), None)
+            if part and text[part[0]:part[1]].strip() == text[rs:re_]:
+                text = text[:_chunk_cut(text, part)] + text[part[1]:]
+        return DirectEdit(_tidy(text[:s] + place + text[e:]), "move", True)
+    prep = "in front of" if place.lower().startswith("front of") else ("on" if head in _ON else "in")
+    place = re.sub(r"^front of\s+", "", place, flags=re.I)
+    phrase = f"{prep} {place}"
+    first = _chunks(prompt)[0] if not re.match(r"[A-Z][\w.'’-]*(?: [A-Z][\w.'’-]*){1,3} - ", prompt) else _chunks(prompt)[1]
+    found = [m for m in _LOCATIVE.finditer(prompt) if first[0] <= m.start() < first[1]]
+    if found:
+        m = found[-1]
+        return DirectEdit(_tidy(prompt[:m.start()] + _match_case(phrase, m.group(0), prompt) + prompt[m.end():]),
+                          "move", True)
+    after_in = [(s, e) for s, e in named if re.search(r"\b(?:in|at|near)\s+$", prompt[:s], re.I)]
+    if after_in:  # "Winter in Prague" -> "Winter in a swamp"
+        s, e = after_in[0]
+        return DirectEdit(_tidy(prompt[:s] + place + prompt[e:]), "move", True)
+    return DirectEdit(_tidy(_add_phrase(prompt, _match_case(phrase, prompt[first[0]:first[1]].strip(), prompt))),
+                      "move", False)
+
+
+def _chunk_cut(text: str, part: tuple[int, int]) -> int:
+    before = [e for s, e in _chunks(text) if e <= part[0]]
+    return before[-1] if before else part[0]
+
+
+def _named_places(prompt: str) -> list[tuple[int, int]]:
+    """Spans of the capitalised names WordNet knows as places (longest first: 'New York' before 'York')."""
+    out: list[tuple[int, int]] = []
+    toks = _words(prompt)
+    i = 0
+    while i < len(toks):
+        for n in (3, 2, 1):
+            run = toks[i:i + n]
+            if len(run) < n or not all(t.group(0)[:1].isupper() for t in run) or run[0].group(0).lower() in DETERMINERS:
+                continue
+            if any(re.search(r"[^ ]", prompt[a.end():b.start()]) for a, b in zip(run, run[1:])):
+                continue
+            name = " ".join(t.group(0) for t in run)
+            prev = toks[i - 1] if i else None
+            if prev is not None and prev.group(0)[:1].isupper() and not prompt[prev.end():run[0].start()].strip():
+                continue  # "Princess Charlotte": part of a name
+            if lexicon.is_place_name(name):
+                out.append((run[0].start(), run[-1].end()))
+                i += n - 1
+                break
+        i += 1
+    return out
