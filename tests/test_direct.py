@@ -155,7 +155,7 @@ def test_no_sure_rule_where_the_meaning_is_not_plain(prompt, instruction):
 
 def test_adding_is_a_suggestion_placed_with_the_subject():
     (e,) = direct_edits("Open Door on a Garden 1934 - Konstantin Somov - WikiArt.org", "Add a dragon.")
-    assert not e.sure and e.text == "Open Door on a Garden 1934 with a Dragon - Konstantin Somov - WikiArt.org"
+    assert not e.sure and e.text == "Open Door on a Garden with a Dragon 1934 - Konstantin Somov - WikiArt.org"
     (e,) = direct_edits("a wolf on a peak, fantasy art, by Greg Rutkowski, 8k", "add a full moon")
     assert e.text == "a wolf on a peak, a full moon, fantasy art, by Greg Rutkowski, 8k"
     assert direct_edits("a cat on a bench", "add a red umbrella")[0].text == "a cat on a bench with a red umbrella"
@@ -284,3 +284,54 @@ def test_rules_without_wordnet_leave_kinds_to_the_models(monkeypatch):
     finally:
         lexicon._nouns.cache_clear()
         lexicon._ancestors.cache_clear()
+
+
+# v6: places WordNet knows in any case and as runs, a trailing place part, names, brands, materials,
+# booru tags, additions placed with the titled subject (and an "empty" road no longer empty)
+@pytest.mark.parametrize("prompt, instruction, want", [
+    ("Yoga class on a rooftop in Brooklyn, New York", "move to bali", "Yoga class on a rooftop in Bali"),
+    ("Hikers on a rope bridge in the Nepal Himalayas - Stock Photo", "set it in the amazon jungle",
+     "Hikers on a rope bridge in the Amazon Jungle - Stock Photo"),
+    ("Fishing Boats at High Tide, St Ives - Photo by Jane Harvey", "move it to greece",
+     "Fishing Boats at High Tide, Greece - Photo by Jane Harvey"),
+    ("a bookshop on a snowy street in london, warm windows", "move it to paris",
+     "a bookshop on a snowy street in Paris, warm windows"),
+    ("a girl reading a book in bed", "move her to the beach", "a girl reading a book on the beach"),
+    ("Snowy Street in Quebec City at Christmas by Marc Dubois", "make it summer",
+     "Street in Quebec City in summer by Marc Dubois"),
+    ("Chris Hemsworth at the premiere in Sydney", "swap him for Danny DeVito", "Danny DeVito at the premiere in Sydney"),
+    ("Leonardo DiCaprio and Kate Winslet at the bow, 1997", "swap kate for meryl streep",
+     "Leonardo DiCaprio and Meryl Streep at the bow, 1997"),
+    ("Vintage Coca-Cola truck in the snow", "make it a pepsi truck", "Vintage Pepsi Truck in the snow"),
+    ("Row of Victorian Houses in San Francisco", "make them log cabins", "Row of Log Cabins in San Francisco"),
+    ("a futuristic city above the clouds, glass towers", "what if it was a medieval city",
+     "a medieval city above the clouds, glass towers"),
+    ("Girl in a straw hat holding a bouquet of wildflowers", "give her a balloon instead of the flowers",
+     "Girl in a straw hat holding a balloon"),
+    ("a fisherman with a weathered face and a grey beard, red raincoat", "shave the beard off",
+     "a fisherman with a weathered face, red raincoat"),
+    ("Bronze Sculpture of a Running Horse by Sarah Bevan", "make it out of lego", "Lego Sculpture of a Running Horse by Sarah Bevan"),
+    ("Tags: 1girl black_hair katana kimono", "make her hair silver", "Tags: 1girl silver_hair katana kimono"),
+    ("wallpaper-mountain-lake-autumn-trees-1920x1080", "spring time", "wallpaper-mountain-lake-spring-trees-1920x1080"),
+    ("Street Market in Marrakech - Travel Photography by Jonas Berg", "convert it to a watercolour paintng",
+     "Street Market in Marrakech - Travel Watercolour Painting by Jonas Berg"),
+    ("fishing village under the northern lights, long exposure photograph", "turn it into a linocut",
+     "fishing village under the northern lights, linocut"),
+    ("Empty Country Road Through Wheat Fields, Saskatchewan", "put a red tractor on it",
+     "Country Road Through Wheat Fields with a Red Tractor, Saskatchewan"),
+    ("Photograph - Fox Trio by Jai Johnson", "give them bunny ears", "Photograph - Fox Trio with Bunny Ears by Jai Johnson"),
+    ("Autumn colors framed by sliding doors and tatami mats", "Make it an Ukiyo-e painting",
+     "Ukiyo-e painting of autumn colors framed by sliding doors and tatami mats"),
+])
+def test_rule_edits_v6(prompt, instruction, want):
+    assert first(prompt, instruction) == want
+
+
+@pytest.mark.parametrize("prompt, instruction", [
+    ("Summer Night on the South Beach at Skagen by Krøyer", "set it on fire."),  # not a move
+    ("Dr. Tyson appears as a hologram throughout the game", "Make him a villain."),  # the game is no person
+    ("Bridal Veil Fall, Yosemite Valley By Thomas Hill", "Remove the waterfall"),  # "Yosemite" is a name
+    ("a girl at night", "night time"),  # "night" is no typo of "light"
+])
+def test_v6_rules_do_not_overreach(prompt, instruction):
+    assert all(e.rule not in ("move", "swap", "remove") for e in direct_edits(prompt, instruction))

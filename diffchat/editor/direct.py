@@ -34,7 +34,7 @@ turquoise cyan magenta crimson scarlet navy maroon golden gold silver ivory emer
 amber dark light pale bright colorful colourful multicolored rainbow auburn blonde blond brunette ginger chestnut
 platinum""".split())
 LENGTHS = frozenset("long short".split())
-SIZES = frozenset("big small large tiny huge giant little massive enormous".split())
+SIZES = frozenset("big small large tiny huge giant little massive enormous full".split())
 AGES = frozenset("old young elderly aged youthful".split())
 _CLASSES = {"color": COLORS, "length": LENGTHS, "size": SIZES, "age": AGES}
 _ADJECTIVE_ENDINGS = ("ent", "ant", "ous", "ful", "less", "ive", "ic", "al", "ish", "y", "ed", "est", "ible", "able")
@@ -278,7 +278,7 @@ _TAIL = re.compile(r"\s+(?:\w+ing (?:it|them)\b|(?!(?:" + _ACTS + r")\b)(\w+ing\
                    r"of) (?:it|them|him|her)\b|(?:in|on|at|around|over) (?:his|her|their|its) \w+|(full of\b))", re.I)
 _DANGLING = frozenset("it them across around nearby about everywhere".split())
 _QUANTITY = frozenset("""lots of a an the some many few several two three four dozens hundreds crowds group flock herd
-pack swarm school bunch pair couple""".split())
+pack swarm school bunch pair couple bouquet pile stack""".split())
 _PLACE_PREPOSITIONS = frozenset("on in at under beside near behind over above below inside atop through across along into".split())
 
 
@@ -288,7 +288,11 @@ def restyle(prompt: str, target: str, attrs: list[str]) -> str | None:
     toks = _words(prompt)
     np_ = find_np(prompt, target, prefer=lambda n: any(_classes([t.group(0)]) & classes
                                                        for t in toks[n.mod:n.head]))
-    if np_ is None:
+    if np_ is None:  # a booru tag: "black_hair" -> "silver_hair"
+        words = _phrase_words(target)
+        tag = re.search(rf"\b([a-z]+)_{re.escape(words[-1].lower())}\b", prompt) if words else None
+        if tag and _classes([tag.group(1)]) & classes:
+            return prompt[:tag.start(1)] + "_".join(a.lower() for a in attrs) + prompt[tag.end(1):]
         return None
     new_attrs = _match_case(" ".join(attrs), toks[np_.mod].group(0), prompt)
     mods, placed = [], False  # the new words go where the first clashing one stood ("a red sports car")
@@ -341,9 +345,26 @@ def replace(prompt: str, old: str, new: str) -> str | None:
     start = toks[np_.mod].start()
     classes = _classes(new_words)
     mods = [t.group(0) for t in toks[np_.mod:np_.head] if not (_classes([t.group(0)]) & classes)]
-    matched = prompt[toks[np_.head].start():toks[np_.end - 1].end()]
+    end = np_.end
+    if len(new_words) >= 2:  # "swap kate for meryl streep": a name goes whole ("Kate Winslet")
+        while end < len(toks) and toks[end - 1].group(0)[:1].isupper() and toks[end].group(0)[:1].isupper() \
+                and _gap(prompt, toks[end - 1], toks[end]) == " " and end - np_.head < 3:
+            end += 1
+    matched = prompt[toks[np_.head].start():toks[end - 1].end()]
     phrase = " ".join([*mods, _match_case(" ".join(new_words), matched, prompt)])
-    return _tidy(prompt[:start] + phrase + prompt[toks[np_.end - 1].end():])
+    return _tidy(prompt[:start] + phrase + prompt[toks[end - 1].end():])
+
+
+def _person(prompt: str) -> tuple[int, int] | None:
+    """The span of a person's name opening a part ("Chris Hemsworth at the premiere"): two or three
+    capitalised words that WordNet does not know as a place."""
+    from . import lexicon
+    for s_, e_ in _chunks(prompt):
+        m = re.match(r"\s*((?:[A-Z][a-z][\w'’-]*\s){1,2}[A-Z][a-z][\w'’-]*)\b", prompt[s_:e_])
+        if m and not lexicon.is_place_name(m.group(1)) and not re.match(r"\s+[A-Z]", prompt[s_ + m.end():e_]) \
+                and m.group(1).split()[0].lower() not in DETERMINERS | PREPOSITIONS:
+            return s_ + m.start(1), s_ + m.end(1)
+    return None
 
 
 def replace_all(prompt: str, old: str, new: str) -> str | None:
@@ -368,13 +389,15 @@ def kin_word(prompt: str, thing: str, kinds: bool = True) -> str | None:
     words = _phrase_words(thing)
     if not words or not words[-1].isalpha():
         return None
-    test = lexicon.is_kind_of if kinds else lexicon.kin
+    head = words[-1]
     for t in _words(prompt):
         w = t.group(0)
         if len(w) < 3 or not w.isalpha() or w.lower() in DETERMINERS | PREPOSITIONS | _STOP_NOUNS or _attribute(w):
             continue
-        if test(w, words[-1]):
-            return w
+        if kinds and (lexicon.is_kind_of(w, head) or (w.lower().endswith(head.lower()) and len(w) > len(head) + 2)):
+            return w  # "seagull" for "birds", "wildflowers" for "flowers"
+        if not kinds and (lexicon.kin(w, head) or lexicon.is_kind_of(head, w)):
+            return w  # "retriever" for "husky", "houses" for "log cabins"
     return None
 
 
@@ -392,7 +415,7 @@ def _swap_kind(prompt: str, old: str, new: str) -> str | None:
     return swap(prompt, new, kind) if kind else None
 
 
-def swap(prompt: str, new: str, old: str | None = None) -> str | None:
+def swap(prompt: str, new: str, old: str | None = None, person: bool = False) -> str | None:
     """'make it a husky', 'goats instead', 'make her an old lady': the thing of that kind in the prompt
     (the golden retriever, the sheep, the little girl) becomes the new one; its colour, size and age
     words go with it."""
@@ -401,21 +424,40 @@ def swap(prompt: str, new: str, old: str | None = None) -> str | None:
     if not words or last in _NOT_SWAPPED or last in COLORS | MATERIALS | SIZES | AGES | LENGTHS or last in SEASONS or last in TIMES or \
             last == "day" or _weather_stem(last) or _is_medium(new):
         return None
-    old = old or (words[-1] if find_np(prompt, words[-1]) else kin_word(prompt, new, kinds=False))
-    if not old or not find_np(prompt, old):
+    by_kin = not old and not find_np(prompt, words[-1])
+    old = old or (words[-1] if not by_kin else kin_word(prompt, new, kinds=False))
+    from . import lexicon
+    if not old or not find_np(prompt, old) or (person and not lexicon.is_person(old)):
         return None
     np_ = find_np(prompt, old)
     toks = _words(prompt)
-    mods = [t.group(0) for t in toks[np_.mod:np_.head]
-            if not (_classes([t.group(0)]) or (t.group(0)[:1].isupper() and not _title_like(prompt)) or
-                    t.group(0).lower() in MATERIALS)]
-    if np_.head > np_.mod and toks[np_.head - 1].group(0)[:1].isupper() and toks[np_.head].group(0)[:1].isupper():
+    chunk_start = max([0] + [e for _, e in [(0, 0)] + [(s_, e_) for s_, e_ in _chunks(prompt)] if e <= toks[np_.mod].start()])
+    first = next((k for k, t in enumerate(toks) if t.start() >= chunk_start), 0)
+    same_head = stem(old) == stem(words[-1])
+    mods = []
+    for k in range(np_.mod, np_.head):
+        w = toks[k].group(0)
+        if same_head and np_.head - k <= len(words) - 1:
+            continue  # "a medieval city" for "a futuristic city": the new words take the old ones' place
+        if _classes([w]) or w.lower() in MATERIALS or (w[:1].isupper() and k > first and not _title_like(prompt)):
+            continue  # its colour, size, age, material or brand ("Coca-Cola") goes
+        mods.append(w)
+    if by_kin and np_.head > np_.mod and toks[np_.head - 1].group(0)[:1].isupper() and toks[np_.head].group(0)[:1].isupper():
         mods = [m for m in mods if not m[:1].isupper()]  # "Golden Retriever": the breed's own words
+    start = toks[np_.mod].start()
+    measure = re.search(r"\b(?:a |an |the )?(?:bouquet|bunch|pile|stack|basket|bowl|plate|vase) of\s+$", prompt[:start], re.I)
+    if measure and not re.match(r"(?:a |an |the |some )", new, re.I):
+        start = measure.start()  # "holding a bouquet of wildflowers" -> "holding a balloon"
+        words = _phrase_words(new)
+        new_phrase = new.strip() if re.match(r"(?:a|an|the|some|\d+)\s", new.strip(), re.I) or stem(
+            words[-1]) != words[-1].lower() else "a " + new.strip()
+    else:
+        new_phrase = None
     matched = prompt[toks[np_.mod].start():toks[np_.end - 1].end()]
     plural = stem(old) != old.lower() and stem(words[-1]) == words[-1].lower()
-    phrase = " ".join([*mods, _match_case(" ".join(words) + ("s" if plural and not words[-1].endswith("s") else ""),
-                                          matched, prompt)])
-    return _tidy(prompt[:toks[np_.mod].start()] + phrase + prompt[toks[np_.end - 1].end():])
+    body = new_phrase or " ".join(words) + ("s" if plural and not words[-1].endswith("s") else "")
+    phrase = " ".join([*mods, _match_case(body, matched, prompt)])
+    return _tidy(prompt[:start] + phrase + prompt[toks[np_.end - 1].end():])
 
 
 def restyle_free(prompt: str, np_: _NP, adjectives: list[str]) -> str | None:
@@ -458,7 +500,7 @@ def weather(prompt: str, want: str, old: str | None = None) -> str | None:
     return _tidy(prompt[:m.start(1)] + _match_case(new, m.group(1), prompt) + prompt[m.end(1):])
 
 
-_SEASON_WORD = re.compile(r"\b(?:(in|during)\s+(?:the\s+)?)?(winter|summer|autumn|spring|fall)\b(?!-)", re.I)
+_SEASON_WORD = re.compile(r"\b(?:(in|during)\s+(?:the\s+)?)?(winter|summer|autumn|spring|fall)\b", re.I)
 _SEASON_NEXT = re.compile(r"\s+(?:day|days|morning|afternoon|evening|night|season|time|colou?rs|landscape|wallpaper|scene|"
                           r"garden|flowers|sun|break|rain|storm|snow|wedding|festival|forest|trees|\d{4})\b", re.I)
 
@@ -532,7 +574,7 @@ MEDIUM_HEADS = frozenset("""painting paintings sketch drawing illustration photo
 glass woodcut engraving etching lithograph print art cartoon anime comic manga poster mural tapestry embroidery
 sculpture statue graffiti cyanotype polaroid footage screenshot model poly origami claymation pastel charcoal doodle
 blueprint watercolor watercolour daguerreotype fresco graphic graphics game muralism impressionism cubism surrealism
-expressionism pointillism linocut woodblock ukiyo-e lego claymation photorealism""".split())
+expressionism pointillism linocut woodblock ukiyo-e lego claymation photorealism bust figurine""".split())
 _MEDIUM_IN_PROMPT = re.compile(
     r"\b(?:(?:sketchbook|toned|paper|prismacolor|colou?red|oil|acrylic|watercolou?r|gouache|pastel|charcoal|pencil|"
     r"graphite|ink|digital)\s+)*(?:(?:oil|acrylic|pastel|charcoal|ink|gouache|watercolou?r|pencil|graphite|mixed media) "
@@ -547,6 +589,12 @@ def medium(prompt: str, new: str) -> DirectEdit | None:
     medium in the prompt, the new one is suggested at the front of a sentence or the end of a title."""
     new = re.sub(r"^(?:(?:look|looks|feel)\s+(?:like\s+)?|the medium\s+(?:to\s+|into\s+)?)", "", new.strip(), flags=re.I)
     new = re.sub(r"^(?:a|an|the)\s+", "", new, flags=re.I)
+    named = re.match(r"((?:[A-Z][\w'’.-]*\s){1,3})([a-z][\w -]*)$", new)  # "a Norman Rockwell painting"
+    if named and (_ARTIST_IN_PROMPT.search(prompt) or _ARTIST_LOWER.search(prompt)) and _MEDIUM_IN_PROMPT.search(prompt):
+        done = medium(prompt, named.group(2))
+        by = artist(done.text, named.group(1).strip()) if done else None
+        if by:
+            return DirectEdit(by, "medium", True)
     # "a Van Gogh painting": an artist's style, not only a medium: a suggestion
     sure = sum(w[:1].isupper() for w in new.split()[:-1]) < 2
     found = list(_MEDIUM_IN_PROMPT.finditer(prompt))
@@ -574,6 +622,12 @@ def medium(prompt: str, new: str) -> DirectEdit | None:
         return DirectEdit(_tidy(cleared.rstrip(" .") + ", " + new), "medium", sure)
     if re.match(r"(?:a|an|the)\s", prompt) and not _title_like(prompt):
         return DirectEdit(_tidy(f"{new} of {prompt}"), "medium", False)
+    first = prompt.split()[0] if prompt.split() else ""
+    if re.match(r"[A-Z][a-z]+$", first) and not _title_like(prompt) and len(prompt.split()) >= 4 and not re.search(
+            r"\s-\s|\|", prompt):  # "Autumn colors framed by ..." -> "Ukiyo-e painting of autumn colors framed by ..."
+        from . import lexicon
+        head = first if lexicon.is_name(first) else first.lower()
+        return DirectEdit(_tidy(f"{new[:1].upper()}{new[1:]} of {head}{prompt[len(first):]}"), "medium", False)
     sep = " - " if " - " in prompt else ", "
     return DirectEdit(_tidy(prompt.rstrip(" .") + sep + _match_case(new, prompt.split()[0], prompt)), "medium", False)
 
@@ -614,15 +668,48 @@ def _add_phrase(prompt: str, phrase: str) -> str:
     return _tidy(prompt.rstrip(" .") + " " + phrase)
 
 
+def _label(part: str) -> bool:
+    """Is this part of 'A - B' a label rather than the picture's subject: a medium ("Photograph",
+    "Painting") or a name ("Claude Monet", "Walter Launt Palmer")?"""
+    from . import lexicon
+    words = _phrase_words(part)
+    if not words or len(words) > 4:
+        return False
+    if len(words) <= 2 and words[-1].lower() in MEDIUM_HEADS | {"exhibition", "wallpaper", "print", "photograph"}:
+        return True
+    return len(words) >= 2 and all(w[:1].isupper() and w.lower() not in PREPOSITIONS | DETERMINERS for w in words) \
+        and any(lexicon.is_name(w) for w in words)
+
+
+_YEAR_TAIL = re.compile(r"\s+(?:\(?\d{4}\)?|c\. ?\d{4})\s*$")
+
+
 def add(prompt: str, thing: str) -> str:
     thing = thing.strip().rstrip(".!")
+    thing = re.sub(r"\s+to (?:the |this )?(?:picture|image|painting|photo|scene|it)$", "", thing, flags=re.I)
+    thing = re.sub(r"\s+to (?:the |this )?background$", " in the background", thing, flags=re.I)
     first = thing.split()[0].lower() if thing.split() else ""
     lead = "" if first in PREPOSITIONS or first.endswith("ing") else "with "
     chunks = _chunks(prompt)
     if len(chunks) > 1 and re.fullmatch(r"\s*(?:-|\|)\s*", prompt[chunks[0][1]:chunks[1][0]]):
-        # "Title - Artist - Site": the new thing goes with the title
-        return _tidy(prompt[:chunks[0][1]] + " " + lead + _match_case(thing, prompt[:chunks[0][1]], prompt)
-                     + prompt[chunks[0][1]:])
+        # "Title - Artist - Site": the new thing goes with the title; "Photograph - Title by X", "Claude Monet -
+        # Title": with the title after the label, before its "by ..." or year
+        second = prompt[chunks[1][0]:chunks[1][1]]
+        k = 1 if _label(prompt[chunks[0][0]:chunks[0][1]]) and not _label(second) and not re.match(
+            r"\s*by\s", second, re.I) else 0
+        s_, e_ = chunks[k]
+        by = list(_ARTIST_IN_PROMPT.finditer(prompt, s_, e_))
+        year = _YEAR_TAIL.search(prompt[s_:by[-1].start() if by else e_])
+        cut = s_ + year.start() if year else (by[-1].start() if by else e_)
+        cut = len(prompt[:cut].rstrip())
+        return _tidy(prompt[:cut] + " " + lead + _match_case(thing, prompt[s_:e_].strip(), prompt) + " "
+                     + prompt[cut:])
+    later = [prompt[s_:e_].strip() for s_, e_ in chunks[1:]]
+    if 1 < len(chunks) <= 4 and all(re.fullmatch(r"(?:[A-Z][\w.'’-]*\s?){1,3}|\d[\w ,.-]*|(?:at|in|on|during) [\w ]{1,20}",
+                                                 p) for p in later):
+        # "Empty Country Road Through Wheat Fields, Saskatchewan": with the subject, before its place
+        cut = len(prompt[:chunks[0][1]].rstrip())
+        return _tidy(prompt[:cut] + " " + lead + _match_case(thing, prompt[:cut], prompt) + prompt[cut:])
     if len(chunks) > 1:
         return _add_phrase(prompt, thing)
     return _add_phrase(prompt, lead + thing)
@@ -634,15 +721,17 @@ _RULES: list[tuple[str, re.Pattern]] = [(name, re.compile(p, re.I)) for name, p 
     ("medium", r"^(?:please )?(?:(?:turn|make|change|convert|transform|render|redo|paint|draw|do)(?: it| this| the image| the "
                r"picture| everything)?(?: into| to| as| in)?|as|make it look like|have it look like|(?:more )?like|in the form of|"
                r"replace the \w+(?: \w+)? with|(?:a |an )?(?=.+ instead of)) (?:a |an )?(.+?)(?: instead(?: of .+)?)?$"),
-    ("remove", rf"^(?:please |can you |could you )?(?:remove|delete|erase|get rid of|take out|take away|take off|lose|drop|"
+    ("remove", rf"^(?:please |can you |could you )?(?:remove|delete|erase|get rid of|take out|take away|take off|lose|drop|shave off|shave|"
                rf"eliminate|cut|leave out) {_T}(.+?)$"),
     ("remove", rf"^(?:no|without|no more|minus) {_T}(.+?)$"),
     ("remove", rf"^{_T}(.+?) (?:has to|have to|must|needs to|need to|should|can) go(?: away)?$"),
     ("remove", rf"^(?:take|get) {_T}(.+?) (?:off|out|away)(?: of (?:it|there|here|the \w+))?$"),
-    ("instead", r"^(?:make it |make them |have |use |with |put |add )?(?:a |an |the )?(.+?) instead of (?:the |a |an )?(.+?)$"),
+    ("instead", r"^(?:make it |make them |have |use |with |put |add |give (?:it|her|him|them) )?(?:a |an |the )?(.+?) instead of (?:the |a |an )?(.+?)$"),
     ("replace", rf"^(?:please )?(?:replace|swap|switch|exchange) {_T}(.+?) (?:with|for|by|to) (.+?)$"),
     ("replace", rf"^(?:please )?(?:turn|change|convert|transform|make) {_T}(?!(?:the )?(?:it|this|that|everything|image|picture|scene|season|time|weather)\b)(.+?) (?:into|to|in to) (.+?)$"),
-    ("swap", r"^(?:make|turn|change) (?:it|this|her|him|them|the \w+) (?:into |to )?(?:a |an |some )(.+)$"),
+    ("swap", r"^(?:make|turn|change) (it|this|her|him|the \w+) (?:into |to )?(?:a |an |some )(.+)$"),
+    ("swap", r"^(?:make|turn|change) (them) (?:into |to )?(?:some )?((?:[a-z-]+ ){0,2}[a-z-]+s)$"),
+    ("swap", r"^what if (it|this|he|she|they) (?:was|were|is|are) (?:a |an |some )?(.+)$"),
     ("restyle", rf"^(?:please )?(?:make|paint|color|colour|turn|change) {_T}(?!(?:the )?(?:it|this|that|everything|image|picture|scene|season|time|weather)\b)(.+?) (?:(?:out of|made of|of|into|to) )?((?:\w+ )*\w+)$"),
     ("it", r"^(?:please )?(?:make it|make this|change it to|set it (?:at|in|during)|it should be|should be|"
            r"change the (?:season|time(?: of day)?) to|make the (?:season|time) ?|turn it (?:into )?|have it be)\s*"
@@ -653,7 +742,8 @@ _RULES: list[tuple[str, re.Pattern]] = [(name, re.compile(p, re.I)) for name, p 
              r"(?:a bit |a little |slightly |much |even |way )?more ([a-z]+(?: and [a-z]+)?)(?: please| pls| plz)?$"),
     ("more", r"^(?:make (?:it|this|the image|the picture) )(?:look |feel |seem )?(?:a bit |a little |slightly |much |even |"
              r"way )?([a-z]+ier)$"),
-    ("bare-instead", r"^(?:make it |make them |it should be )?(?:a |an )?([a-z]+(?: [a-z]+)?) instead$"),
+    ("bare-instead", r"^(?:make it |make them |it should be |have |use |try |go with |with |do )?(?:a |an |some )?"
+                     r"([a-z]+(?: [a-z]+)?) instead$"),
     ("add", r"^(?:please |can you )?(?:add|put on|put|place|include|insert|give it|give (?:him|her|them)|throw in|toss in|"
             r"bring in|let there be|there should be|there'?s|i want|we need|(?:it|he|she|they) needs?) (.+?)\??$"),
     ("fragment", r"^((?:[a-z]+ )+)([a-z]+)$"),
@@ -691,8 +781,10 @@ _VERBS = ("remove", "delete", "replace", "change", "make", "turn", "swap", "add"
 
 def _fix_verb(text: str) -> str:
     """'remvoe the fog', 'mak the dress red', 'chnage the season': the command verb's typo mended."""
+    from . import lexicon
     first, _, rest = text.partition(" ")
-    if len(first) >= 3 and first.lower() not in _VERBS:
+    clipped = any(v.startswith(first.lower()) and len(v) == len(first) + 1 for v in _VERBS)  # "mak"
+    if len(first) >= 3 and first.lower() not in _VERBS and (clipped or not lexicon.is_word(first)):  # not "shave"
         close = difflib.get_close_matches(first.lower(), _VERBS, n=1, cutoff=0.8)
         if close:
             return f"{close[0]} {rest}"
@@ -724,7 +816,9 @@ def direct_edits(prompt: str, instruction: str) -> list[DirectEdit]:
     last = place.split()[-1].lower() if place.split() else ""
     if place and not (last in SEASONS or last in TIMES or _weather_stem(last) or _is_medium(place) or re.search(
             r"\binstead of\b|^(?:the )?style\b", place, re.I)) and (
-            hit[0] < 5 or _is_place(place)):  # "move it to Seoul", "have it be in a swamp", "it's the Gobi"
+            (hit[0] < 2 and not re.match(r"set\b", text, re.I)) or _is_place(place) or re.fullmatch(
+                r"(?:[A-Z][\w'’.-]*\s?){1,3}", place.strip(" *\"'"))):
+        # "move it to Seoul", "have it be in a swamp", "it's the Gobi"; not "set it on fire"
         edit = scene.move(prompt, re.sub(r"^the\s+(?=[A-Z])", "", place))
         if edit:
             keep(edit.text, "move", edit.sure)
@@ -739,6 +833,10 @@ def direct_edits(prompt: str, instruction: str) -> list[DirectEdit]:
         if name in ("medium", "bare"):
             what, _, by = m.group(1).partition(" by ")  # "as an oil painting by Monet"
             what = re.split(r"\s(?:a|an)\s", " " + what)[-1].strip()  # "make the mural a 3D illustration"
+            last = what.split()[-1].lower() if what.split() else ""
+            mended = difflib.get_close_matches(last, MEDIUM_HEADS, n=1, cutoff=0.85) if len(last) >= 5 else []
+            if mended and last not in MEDIUM_HEADS:  # "a watercolour paintng"
+                what = what[:len(what) - len(last)] + mended[0]
             if _is_medium(what):
                 edit = medium(prompt, what)
                 if edit and by.strip():  # the artist replaced, or said with the new medium
@@ -755,7 +853,7 @@ def direct_edits(prompt: str, instruction: str) -> list[DirectEdit]:
                 continue
             break
         if name == "remove":
-            target = m.group(1)
+            target = re.sub(r"\s+(?:off|away|out)$", "", m.group(1))
             if re.search(r"\b(?:add|make|turn|change|replace|put|give)\b", target, re.I):
                 break  # two edits in one ("get rid of the snow and add water"): left to the models
             if _weather_stem(target.split()[-1]) and not find_np(prompt, target):
@@ -785,11 +883,16 @@ def direct_edits(prompt: str, instruction: str) -> list[DirectEdit]:
                 keep(replace_all(prompt, old, new) or _swap_kind(prompt, old, new), "replace")
         elif name == "replace":
             old, new = m.group(1), m.group(2)
+            if old.lower() in ("him", "her", "he", "she") and _person(prompt):  # "swap him for Danny DeVito"
+                s_, e_ = _person(prompt)
+                keep(_tidy(prompt[:s_] + _match_case(new, prompt[s_:e_], prompt) + prompt[e_:]), "replace")
+                break
             words = _phrase_words(new)
             if not words or words[0].lower() in _NOT_A_THING:
                 break  # "to be modern", "to look older": left to the models
             olds = _phrase_words(old)
-            if all(w.lower() in COLORS | MATERIALS for w in words) and not all(
+            if not re.match(r"(?:replace|swap|switch|exchange)\b", text, re.I) and all(
+                    w.lower() in COLORS | MATERIALS for w in words) and not all(
                     w.lower() in COLORS | MATERIALS for w in olds) and not re.match(r"(?:a|an)\s", new, re.I):
                 keep(restyle(prompt, old, words), "restyle")
             else:
@@ -809,8 +912,12 @@ def direct_edits(prompt: str, instruction: str) -> list[DirectEdit]:
         elif name == "it":
             if not _it_rule(prompt, m.group(1).lower(), keep):
                 continue  # "make it creepier": maybe another rule's
-        elif name == "swap":  # "make it a husky", "make her an old lady"
-            swapped = swap(prompt, m.group(1))
+        elif name == "swap":  # "make it a husky", "make her an old lady", "make the alley a dirt road"
+            who, new = m.group(1).lower(), re.sub(r"\s+instead$", "", m.group(2).strip(" .!"), flags=re.I)
+            named = who[4:] if who.startswith("the ") and find_np(prompt, who[4:]) else None
+            if who.startswith("the ") and not named:
+                break
+            swapped = swap(prompt, new, named, person=who in ("her", "him", "he", "she"))
             if not swapped:
                 continue  # "make it a sunny morning": the time rule's
             keep(swapped, "swap")
@@ -842,10 +949,19 @@ def direct_edits(prompt: str, instruction: str) -> list[DirectEdit]:
                 break
             continue  # not an attribute: maybe a bare medium or time
         elif name == "add":
+            more = re.match(r"(?:a little |a bit |some |much )?more (\w+)(?: to (?:the |this )?\w+)?$", m.group(1), re.I)
+            if more:  # "add a little more red to the painting"
+                keep(_add_phrase(prompt, more.group(1)) if len(_chunks(prompt)) > 1 else f"{prompt.rstrip(' .')}, "
+                     f"{more.group(1)}", "more")
+                break
             thing = re.sub(r"\s+(?:in|on) (?:there|here|it)$|\s+(?:there|here)$", "", m.group(1), flags=re.I)
             if not find_np(prompt, thing) or len(_phrase_words(thing)) > 1:
                 # in a tag list a new tag is plainly right; elsewhere where it goes is a guess
-                keep(add(prompt, thing), "add", sure=len(_chunks(prompt)) >= 5)
+                added = add(prompt, thing)
+                if not re.search(r"\b(?:fog|mist|light|lights|lighting|glow|sun|sunlight|rain|snow|colou?rs?|haze)\b",
+                                 thing, re.I):  # a tractor on the "empty" road: the road is not empty any more
+                    added = scene.clear(added, "crowd")
+                keep(added, "add", sure=len(_chunks(prompt)) >= 5)
         break
     return out
 
@@ -856,6 +972,17 @@ def _it_rule(prompt: str, what: str, keep) -> bool:
     what = re.sub(r"\b(night|day) time\b", r"\1time", what.strip())
     what = re.sub(r"^(?:the\s+)?(?:dead|middle|depths?|heart|height)\s+of\s+(?:the\s+)?|^(?:deep|high|full)\s+(?=winter|summer)",
                   "", what)
+    what = re.sub(r"^(winter|summer|spring|autumn|fall)\s*time$", r"\1", what)  # "spring time"
+    material = re.match(r"(?:made )?(?:out of|of|from) (?:a |an |some )?([a-z][\w -]*)$", what)
+    if material:  # "make it out of lego": the prompt's material word, else the subject's
+        found = re.search(rf"\b(?:{'|'.join(sorted(MATERIALS, key=len, reverse=True))})\b", prompt, re.I)
+        new = material.group(1).strip()
+        if found:
+            keep(_tidy(prompt[:found.start()] + _match_case(new, found.group(0), prompt) + prompt[found.end():]),
+                 "restyle")
+        elif _subject(prompt):
+            keep(restyle(prompt, _subject(prompt), [new]), "restyle")
+        return True
     words = what.split()
     if len(words) >= 2 and all(w in SEASONS or w in TIMES or w == "day" or _weather_stem(w) for w in words) and (
             len({"season" if w in SEASONS else "time" if w in TIMES or w == "day" else "weather" for w in words})

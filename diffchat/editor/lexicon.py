@@ -39,7 +39,8 @@ def _nouns(word: str) -> tuple:
     wn = wordnet()
     if wn is None or not word.isascii():
         return ()
-    return tuple(wn.synsets(word.lower().replace(" ", "_"), "n")[:4])
+    # common nouns only: "Yosemite" (an instance of a waterfall) is a name, not a kind of thing
+    return tuple(s for s in wn.synsets(word.lower().replace(" ", "_"), "n")[:4] if not s.instance_hypernyms())
 
 
 @lru_cache(maxsize=4096)
@@ -53,7 +54,27 @@ def _ancestors(word: str) -> frozenset:
 # categories too broad to make two words kin ("a dog and a cat are both animals": not the same thing)
 _BROAD = frozenset("""entity physical_entity abstraction object whole artifact living_thing organism being
 causal_agent animal chordate vertebrate mammal placental person adult matter substance thing unit
-instrumentality device container structure location region area group event act""".split())
+instrumentality device container structure location region area group event act food activity
+geographical_area humanistic_discipline discipline knowledge_domain content communication attribute state relation
+measure psychological_feature""".split())
+
+
+@lru_cache(maxsize=4096)
+def is_word(word: str) -> bool:
+    """Does WordNet know the word (any part of speech)? False without WordNet."""
+    wn = wordnet()
+    return bool(wn is not None and word.isascii() and wn.synsets(word.lower()))
+
+
+@lru_cache(maxsize=4096)
+def is_name(word: str) -> bool:
+    """A word that only names someone or something ('Launt', 'Monet', 'Sargent'): unknown to WordNet or
+    known only as an instance. False without WordNet."""
+    wn = wordnet()
+    if wn is None or not word.isascii() or not word.isalpha():
+        return False
+    found = wn.synsets(word.lower())
+    return not found or all(s.pos() == "n" and s.instance_hypernyms() for s in found)
 
 
 def is_kind_of(word: str, category: str) -> bool:
@@ -62,7 +83,7 @@ def is_kind_of(word: str, category: str) -> bool:
     return bool(cats) and word.lower() != category.lower() and bool(cats & _ancestors(word))
 
 
-def kin(word: str, other: str, depth: int = 3) -> bool:
+def kin(word: str, other: str, distance: int = 5) -> bool:
     """Two nouns with a close common kind ('husky' and 'retriever': dog; 'goats' and 'sheep': bovid;
     'lady' and 'girl': woman), not merely both animals or objects."""
     if word.lower() == other.lower():
@@ -73,17 +94,24 @@ def kin(word: str, other: str, depth: int = 3) -> bool:
                 name = common.name().split(".")[0]
                 if common in (a, b) or name in _BROAD:
                     continue
-                if a.shortest_path_distance(b) is not None and a.shortest_path_distance(b) <= 2 * depth:
+                if a.shortest_path_distance(b) is not None and a.shortest_path_distance(b) <= distance:
                     return True
     return False
 
 
+def is_person(word: str) -> bool:
+    """'lady', 'fisherman', 'villain': a kind of person."""
+    return is_kind_of(word, "person")
+
+
 def is_place_name(words: str) -> bool:
     """A named place WordNet knows ('Tokyo', 'New York', 'Sahara', 'Iceland')."""
-    if not words[:1].isupper():
-        return False
+    if words.islower():
+        words = words.title()  # "in london" in a prompt written in lower case
     wn = wordnet()
     if wn is None:
         return False
-    location = wn.synset("location.n.01")
-    return any(s.instance_hypernyms() and location in _ancestors(words) for s in _nouns(words))
+    places = {wn.synset(n) for n in ("location.n.01", "geological_formation.n.01", "body_of_water.n.01", "land.n.04")}
+    return words.isascii() and any(
+        s.instance_hypernyms() and places & set(s.closure(lambda x: x.hypernyms() + x.instance_hypernyms()))
+        for s in wn.synsets(words.lower().replace(" ", "_"), "n")[:4])

@@ -14,20 +14,22 @@ _AUTUMN = r"(?:autumn|fall|falling|fallen|red|orange|golden) (?:leaves|foliage|c
 _SNOW = r"snow-covered|snow-capped|snowy|snowflakes|snowfall|snow|icicles|frosty|frost"
 _CLASH = {
     "winter": rf"{_AUTUMN}|cherry blossoms?|blooming flowers|spring flowers|lush green grass|green leaves",
-    "summer": rf"{_SNOW}|{_AUTUMN}|bare trees",
-    "spring": rf"{_SNOW}|{_AUTUMN}|bare trees",
+    "summer": rf"{_SNOW}|{_AUTUMN}|bare trees|(?:at |on )?christmas(?: eve| day)?",
+    "spring": rf"{_SNOW}|{_AUTUMN}|bare trees|(?:at |on )?christmas(?: eve| day)?",
     "autumn": rf"{_SNOW}|cherry blossoms?|spring flowers|blooming flowers",
     "sun": r"raindrops|rain-soaked|puddles|overcast(?: sky)?|storm clouds|dark clouds|gr[ae]y sky",
     "night": r"(?:bright |warm |midday )?(?:sunshine|sunlight|daylight)|sunny|midday sun",
     "day": r"moonlight|moonlit|starry sky|stars|full moon",
-    "paint": r"shot on [^,;|]+|\d+mm(?: f/[\d.]+)?|f/[\d.]+|(?:kodak|fuji|portra|cinestill)\b[^,;|]*|35mm film|dslr|bokeh|"
+    "paint": r"shot on [^,;|]+|\d+mm(?: lens)?(?: f/[\d.]+)?|long exposure|national geographic|f/[\d.]+|(?:kodak|fuji|portra|cinestill)\b[^,;|]*|35mm film|dslr|bokeh|"
              r"(?:ultra |hyper|hyper-|photo-?)?realistic|photorealism|photograph|photography|photo|raw photo|"
-             r"depth of field|shallow depth of field|octane render|unreal engine|8k uhd|canon eos[^,;|]*|"
+             r"depth of field|shallow depth of field|octane render|unreal engine(?: \d+)?|8k uhd|canon eos[^,;|]*|"
              r"hasselblad[^,;|]*|sony a7[^,;|]*",
+    "crowd": r"empty|deserted|no humans|no people|nobody|uninhabited",
     "photo": r"oil painting|digital painting|painting|illustration|concept art|digital art|anime style|anime|cartoon|"
              r"painterly|brush ?strokes|watercolou?r|sketch|drawing|cel shading|manga",
 }
-_ADJECTIVES = {"snow-covered", "snow-capped", "snowy", "frosty", "moonlit", "sunny", "rain-soaked", "painterly"}
+_ADJECTIVES = {"snow-covered", "snow-capped", "snowy", "frosty", "moonlit", "sunny", "rain-soaked", "painterly", "empty",
+               "deserted", "uninhabited"}
 
 
 def clear(prompt: str, kind: str) -> str:
@@ -57,7 +59,7 @@ def _span(text: str, m: re.Match) -> tuple[int, int] | None:
             word = m.group(0).lower()
             if word in _ADJECTIVES and re.match(r"\s+\w", text[m.end():e]):
                 return m.start(), m.end() + len(re.match(r"\s+", text[m.end():]).group(0))
-            if " " in word and not _title_like(part):
+            if " " in word and (not _title_like(part) or re.match(r"(?:at|on|with|in) ", word)):
                 return m.start(), m.end()
             return None
     return None
@@ -65,7 +67,7 @@ def _span(text: str, m: re.Match) -> tuple[int, int] | None:
 
 PAINTED = ("paint", "sketch", "draw", "illustrat", "watercolo", "anime", "cartoon", "pixel", "glass", "mosaic",
            "print", "comic", "manga", "mural", "pastel", "charcoal", "ink", "fresco", "tapestry", "woodcut", "ukiyo",
-           "style", "art")
+           "style", "art", "cut", "bust", "sculpt", "statue", "lego", "clay", "poster", "tapestry", "embroider")
 
 
 def clear_media(prompt: str, new: str) -> str:
@@ -157,11 +159,15 @@ PLACE_NOUNS = frozenset("""field fields meadow meadows stream river sea ocean be
 jungle desert mountain mountains hill hills hillside valley city town village street streets alley road park garden
 office room kitchen studio museum swamp background space island cave canyon farm countryside sky bay harbour
 harbor port plain plains prairie savanna tundra glacier volcano cliff cliffs wasteland ruins room bedroom
-classroom library church cathedral temple market square plaza station airport highway bridge landscape
+classroom library church cathedral temple market square plaza station airport highway bridge landscape bed
+bathroom garage attic basement cafe restaurant bar pub shop store school hospital stadium theater theatre
+backyard yard courtyard balcony rooftop porch lawn pool
 seaside lakeside riverside waterfall marsh bayou arctic antarctica moon mars underwater""".split())
 _LOCATIVE = re.compile(r"\b(?:in|at|on|by|near|inside|across|over|under|beside|along|among|through|against) "
                        r"(?:(?:the|a|an|some)\s+)?(?:[\w'’-]+\s+){0,3}?(" + "|".join(sorted(PLACE_NOUNS, key=len, reverse=True))
                        + r")\b(?:\s+of\s+(?:the\s+)?[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*)*)?", re.I)
+_PLACE_PARTS = frozenset("""islands island mountains mountain lake river valley desert park national bay coast beach falls
+sea ocean city county state province region peninsula alps""".split())
 _ON = frozenset("background beach moon mars island street streets surface stage rooftop roof".split())
 
 
@@ -169,12 +175,19 @@ def move(prompt: str, place: str) -> DirectEdit | None:
     """'move it to Seoul': the named place (WordNet's) becomes Seoul, later named places go; else the
     last place phrase ("by a stream") becomes the new one ("on a blank white background"); else the place
     is added after the subject (a suggestion)."""
-    place = re.sub(r"^(?:(?:to|in|into|at|on)\s+)", "", place.strip(" .!"), flags=re.I)
+    place = re.sub(r"^(?:(?:to|in|into|at|on)\s+)", "", place.strip(" .!*\"'"), flags=re.I)
     if not place:
         return None
     head = place.split()[-1].lower()
+    bare = re.sub(r"^the\s+", "", place, flags=re.I)
+    if bare.islower() and (lexicon.is_place_name(bare.title()) or lexicon.is_place_name(bare.split()[0].title())):
+        place = bare.title()  # "move to bali" -> Bali, "the amazon jungle" -> Amazon Jungle
     proper = place[:1].isupper() and not re.match(r"(?:a|an|the)\s", place, re.I)
     named = _named_places(prompt)
+    if not named and proper:  # "…, St Ives - Photo": a short capitalised part after the subject is its place
+        named = [(s + len(prompt[s:e]) - len(prompt[s:e].lstrip()), e) for s, e in _chunks(prompt)[1:]
+                 if re.fullmatch(r"\s*(?:[A-Z][\w.'’-]*\s?){1,3}", prompt[s:e]) and not re.search(
+                     r"\b(?:by|Photo|Stock|Wallpaper|HD|Print|Art|Painting|Poster|Image)\b", prompt[s:e])][:1]
     if named and proper:
         (s, e), rest = named[0], named[1:]
         text = prompt
@@ -182,7 +195,10 @@ def move(prompt: str, place: str) -> DirectEdit | None:
             part = next(((cs, ce) for cs, ce in _chunks(text) if cs <= rs and re_ <= ce), None)
             if part and text[part[0]:part[1]].strip() == text[rs:re_]:
                 text = text[:_chunk_cut(text, part)] + text[part[1]:]
-        return DirectEdit(_tidy(text[:s] + place + text[e:]), "move", True)
+        name = prompt[s:e]
+        text = text[:s] + place + text[e:]
+        text = re.sub(rf"\b{re.escape(name)}\b", place, text)  # named again: "… landscapes infrared Iceland"
+        return DirectEdit(_tidy(text), "move", True)
     prep = "in front of" if place.lower().startswith("front of") else ("on" if head in _ON else "in")
     place = re.sub(r"^front of\s+", "", place, flags=re.I)
     phrase = f"{prep} {place}"
@@ -213,7 +229,10 @@ def _named_places(prompt: str) -> list[tuple[int, int]]:
     while i < len(toks):
         for n in (3, 2, 1):
             run = toks[i:i + n]
-            if len(run) < n or not all(t.group(0)[:1].isupper() for t in run) or run[0].group(0).lower() in DETERMINERS:
+            lower_ok = bool(run) and prompt.islower() and bool(re.search(r"\b(?:in|at|near|from)\s+$",
+                                                                         prompt[:run[0].start()]))
+            if len(run) < n or not (lower_ok or all(t.group(0)[:1].isupper() for t in run)) or \
+                    run[0].group(0).lower() in DETERMINERS:
                 continue
             if any(re.search(r"[^ ]", prompt[a.end():b.start()]) for a, b in zip(run, run[1:])):
                 continue
@@ -222,8 +241,13 @@ def _named_places(prompt: str) -> list[tuple[int, int]]:
             if prev is not None and prev.group(0)[:1].isupper() and not prompt[prev.end():run[0].start()].strip():
                 continue  # "Princess Charlotte": part of a name
             if lexicon.is_place_name(name):
-                out.append((run[0].start(), run[-1].end()))
-                i += n - 1
+                end = i + n
+                while end < len(toks) and toks[end].group(0)[:1].isupper() and not prompt[
+                        toks[end - 1].end():toks[end].start()].strip() and (
+                        lexicon.is_place_name(toks[end].group(0)) or toks[end].group(0).lower() in _PLACE_PARTS):
+                    end += 1  # "Nepal Himalayas", "Lofoten Islands", "Yosemite National Park": one place
+                out.append((run[0].start(), toks[end - 1].end()))
+                i = end - 1
                 break
         i += 1
     return out
