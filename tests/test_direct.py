@@ -335,3 +335,14 @@ def test_rule_edits_v6(prompt, instruction, want):
 ])
 def test_v6_rules_do_not_overreach(prompt, instruction):
     assert all(e.rule not in ("move", "swap", "remove") for e in direct_edits(prompt, instruction))
+
+
+@pytest.mark.parametrize("prompt, instruction, want", [
+    ("a viking on a cliff, highly detailed, digital painting, sharp focus", "oil painting not digital",
+     "a viking on a cliff, highly detailed, oil painting, sharp focus"),
+    ("a bakery in paris, warm windows, watercolor and ink, soft colors, ghibli style", "make the colors pop more",
+     "a bakery in paris, warm windows, watercolor and ink, vibrant colors, ghibli style"),
+    ("a park, vibrant colors", "tone it down", "a park, muted colors"),
+])
+def test_colour_and_not_rules(prompt, instruction, want):
+    assert first(prompt, instruction) == want

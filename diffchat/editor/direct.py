@@ -727,6 +727,7 @@ _RULES: list[tuple[str, re.Pattern]] = [(name, re.compile(p, re.I)) for name, p 
     ("remove", rf"^{_T}(.+?) (?:has to|have to|must|needs to|need to|should|can) go(?: away)?$"),
     ("remove", rf"^(?:take|get) {_T}(.+?) (?:off|out|away)(?: of (?:it|there|here|the \w+))?$"),
     ("instead", r"^(?:make it |make them |have |use |with |put |add |give (?:it|her|him|them) )?(?:a |an |the )?(.+?) instead of (?:the |a |an )?(.+?)$"),
+    ("instead", r"^(?:make it |make them )?(?:a |an |the )?(.+?),? (?:not|rather than) (?:the |a |an )?(.+?)$"),
     ("replace", rf"^(?:please )?(?:replace|swap|switch|exchange) {_T}(.+?) (?:with|for|by|to) (.+?)$"),
     ("replace", rf"^(?:please )?(?:turn|change|convert|transform|make) {_T}(?!(?:the )?(?:it|this|that|everything|image|picture|scene|season|time|weather)\b)(.+?) (?:into|to|in to) (.+?)$"),
     ("swap", r"^(?:make|turn|change) (it|this|her|him|the \w+) (?:into |to )?(?:a |an |some )(.+)$"),
@@ -807,6 +808,9 @@ def direct_edits(prompt: str, instruction: str) -> list[DirectEdit]:
             out.append(DirectEdit(result, rule, sure))
 
     from . import scene
+    if scene.colors(prompt, text):  # "make the colors pop"
+        keep(scene.colors(prompt, text), "colors")
+        return out
     feeling = scene.mood_of(text)
     if feeling:  # "make it spooky", "happier", "less quiet", "cheer it up"
         keep(scene.mood(prompt, *feeling), "mood")
@@ -877,7 +881,11 @@ def direct_edits(prompt: str, instruction: str) -> list[DirectEdit]:
                          m.group(1), flags=re.I)
             old = m.group(2)
             ws_new, ws_old = _weather_stem(new.split()[-1]), _weather_stem(old.split()[-1])
-            if ws_new and ws_old:
+            if _is_medium(new) and not re.search(rf"\b{re.escape(new)}\b", prompt, re.I):  # "oil painting not digital"
+                edit = medium(prompt, new)
+                if edit:
+                    keep(edit.text, "medium", edit.sure)
+            elif ws_new and ws_old:
                 keep(weather(prompt, ws_new, ws_old), "weather")
             else:
                 keep(replace_all(prompt, old, new) or _swap_kind(prompt, old, new), "replace")

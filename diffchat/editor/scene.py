@@ -154,6 +154,30 @@ def _word_span(text: str, m: re.Match) -> tuple[int, int]:
     return m.start(), m.end() + after
 
 
+_VIVID_ASK = re.compile(r"^(?:make |have )?(?:the |it'?s? |its )?(?:colou?rs?|palette) (?:pop|brighter|bolder|more (?:vibrant|vivid|"
+                        r"saturated|intense|colou?rful))(?: more| a bit| a lot)?$|^(?:make it |more )?(?:more )?"
+                        r"(?:colou?rful|vibrant|saturated)$|^(?:brighter|bolder|more vivid) colou?rs$", re.I)
+_MUTED_ASK = re.compile(r"^(?:make |have )?(?:the )?(?:colou?rs?|palette) (?:more )?(?:muted|softer|duller|less saturated|"
+                        r"desaturated)$|^(?:less saturat(?:ed|ion)|tone (?:it|the colou?rs) down|desaturate(?: it)?)$", re.I)
+_COLOR_PHRASE = {True: r"(?:soft|muted|pastel|desaturated|faded|washed[- ]out|dull|subdued|pale) (?:colou?rs|tones|palette)",
+                 False: r"(?:vibrant|vivid|bright|saturated|bold|rich|intense) (?:colou?rs|tones|palette)"}
+
+
+def colors(prompt: str, instruction: str) -> str | None:
+    """'make the colors pop': soft/muted colours become vibrant ones (or 'vibrant colors' is added);
+    'tone it down': the other way."""
+    vivid = bool(_VIVID_ASK.match(instruction.strip()))
+    if not vivid and not _MUTED_ASK.match(instruction.strip()):
+        return None
+    new = "vibrant colors" if vivid else "muted colors"
+    m = re.search(rf"\b{_COLOR_PHRASE[vivid]}\b", prompt, re.I)
+    if m:
+        return _tidy(prompt[:m.start()] + _match_case(new, m.group(0), prompt) + prompt[m.end():])
+    if re.search(rf"\b{_COLOR_PHRASE[not vivid]}\b", prompt, re.I):
+        return None  # already so
+    return _add_phrase(prompt, new) if len(_chunks(prompt)) > 1 else f"{prompt.rstrip(' .')}, {new}"
+
+
 # ---------------------------------------------------------------------------------------------- moves
 PLACE_NOUNS = frozenset("""field fields meadow meadows stream river sea ocean beach coast shore lake pond forest woods
 jungle desert mountain mountains hill hills hillside valley city town village street streets alley road park garden
