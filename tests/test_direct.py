@@ -346,3 +346,17 @@ def test_v6_rules_do_not_overreach(prompt, instruction):
 ])
 def test_colour_and_not_rules(prompt, instruction, want):
     assert first(prompt, instruction) == want
+
+
+@pytest.mark.parametrize("prompt, instruction, want", [
+    ("Preparation - Isidor Kaufmann (hungarian painter)", "As if it were by Ansel Adams.", "Preparation - Ansel Adams"),
+    ("71 Japanese Animation Wallpapers 1920x1080", "make the wallpaper Scandinavian",
+     "71 Scandinavian Animation Wallpapers 1920x1080"),
+    ("The Delightful Walk - Loui Jover - McGaw Graphics", "add a dog",
+     "The Delightful Walk with a Dog - Loui Jover - McGaw Graphics"),
+    ("Claude Monet - Bridge over a Pond of Water Lilies, 1899", "add a rowboat",
+     "Claude Monet - Bridge over a Pond of Water Lilies with a Rowboat, 1899"),
+    ("a woman in a red dress", "put on a hat", "a woman in a red dress with a hat"),
+])
+def test_names_labels_and_nations(prompt, instruction, want):
+    assert first(prompt, instruction) == want

@@ -36,7 +36,12 @@ platinum""".split())
 LENGTHS = frozenset("long short".split())
 SIZES = frozenset("big small large tiny huge giant little massive enormous full".split())
 AGES = frozenset("old young elderly aged youthful".split())
-_CLASSES = {"color": COLORS, "length": LENGTHS, "size": SIZES, "age": AGES}
+NATIONS = frozenset("""american british english scottish irish welsh french german italian spanish portuguese dutch
+belgian swiss austrian greek russian polish czech hungarian swedish norwegian danish finnish icelandic scandinavian
+nordic japanese chinese korean thai vietnamese indian pakistani nepalese tibetan persian turkish arabic arabian
+egyptian moroccan african kenyan nigerian ethiopian mexican guatemalan peruvian brazilian argentinian chilean
+cuban canadian australian hawaiian mayan aztec inca roman victorian medieval""".split())
+_CLASSES = {"color": COLORS, "length": LENGTHS, "size": SIZES, "age": AGES, "nation": NATIONS}
 _ADJECTIVE_ENDINGS = ("ent", "ant", "ous", "ful", "less", "ive", "ic", "al", "ish", "y", "ed", "est", "ible", "able")
 MATERIALS = frozenset("""wooden wood stone marble glass metal metallic steel iron gold golden silver velvet leather
 brick concrete plastic paper crystal ice bronze copper silk wool woolen cotton denim bamboo clay ceramic
@@ -563,8 +568,21 @@ def artist(prompt: str, name: str, style: bool = False) -> str | None:
     """The "by ARTIST(S)" part replaced ("in the style of NAME" when the user said style)."""
     found = list(_ARTIST_IN_PROMPT.finditer(prompt)) or list(_ARTIST_LOWER.finditer(prompt)) or list(
         re.finditer(r"\bin the style of [^,;()\n]+", prompt, re.I))
-    if not found:
+    if not found and style:
         return None
+    if not found:
+        chunks = _chunks(prompt)  # "Preparation - Isidor Kaufmann (hungarian painter)": the name part
+        named = [(s_, e_) for s_, e_ in chunks if len(chunks) > 1 and re.search(r"\s-\s", prompt)
+                 and _label(re.sub(r"\([^)]*\)", "", prompt[s_:e_]))
+                 and not re.search(r"\b(?:painting|photo|photograph|print|art)\b", prompt[s_:e_], re.I)]
+        if not named:
+            return None
+        s_, e_ = named[-1]
+        lead = len(prompt[s_:e_]) - len(prompt[s_:e_].lstrip())
+        part = re.sub(r"\s*\([^)]*(?:painter|artist|photographer|illustrator|sculptor)[^)]*\)", "", prompt[s_ + lead:e_],
+                      flags=re.I)
+        keep_tail = prompt[s_ + lead:e_][len(re.sub(r"\s*\(.*$", "", part)):] if "(" in part else ""
+        return _tidy(prompt[:s_ + lead] + name.strip() + keep_tail + prompt[e_:])
     m = found[-1]
     return _tidy(prompt[:m.start()] + ("in the style of " if style else "by ") + name.strip() + prompt[m.end():])
 
@@ -677,8 +695,25 @@ def _label(part: str) -> bool:
         return False
     if len(words) <= 2 and words[-1].lower() in MEDIUM_HEADS | {"exhibition", "wallpaper", "print", "photograph"}:
         return True
-    return len(words) >= 2 and all(w[:1].isupper() and w.lower() not in PREPOSITIONS | DETERMINERS for w in words) \
-        and any(lexicon.is_name(w) for w in words)
+    return _name_like(words) and any(lexicon.is_name(w) for w in words)
+
+
+def _name_like(words: list[str]) -> bool:
+    return 2 <= len(words) <= 4 and all(
+        (w[:1].isupper() or w in ("van", "de", "von", "da", "del", "la", "le")) and not any(c.isdigit() for c in w)
+        and w.lower() not in (PREPOSITIONS | DETERMINERS) - {"van", "de", "von", "da", "del", "la", "le"} for w in words)
+
+
+def _subject_part(first: str, second: str) -> int:
+    """Of 'A - B', which part is the picture's subject (0 or 1): not the label ("Photograph - Fox Trio",
+    "Claude Monet - Water Lilies", "The Delightful Walk - Loui Jover"); undecided: the first."""
+    if re.match(r"\s*by\s", second, re.I):
+        return 0
+    l0, l1 = _label(first), _label(second)
+    if l0 != l1:
+        return 1 if l0 else 0
+    n0, n1 = _name_like(_phrase_words(first)), _name_like(_phrase_words(second))
+    return 1 if n0 and not n1 else 0
 
 
 _YEAR_TAIL = re.compile(r"\s+(?:\(?\d{4}\)?|c\. ?\d{4})\s*$")
@@ -694,9 +729,8 @@ def add(prompt: str, thing: str) -> str:
     if len(chunks) > 1 and re.fullmatch(r"\s*(?:-|\|)\s*", prompt[chunks[0][1]:chunks[1][0]]):
         # "Title - Artist - Site": the new thing goes with the title; "Photograph - Title by X", "Claude Monet -
         # Title": with the title after the label, before its "by ..." or year
-        second = prompt[chunks[1][0]:chunks[1][1]]
-        k = 1 if _label(prompt[chunks[0][0]:chunks[0][1]]) and not _label(second) and not re.match(
-            r"\s*by\s", second, re.I) else 0
+        first_, second = prompt[chunks[0][0]:chunks[0][1]], prompt[chunks[1][0]:chunks[1][1]]
+        k = _subject_part(first_, second)
         s_, e_ = chunks[k]
         by = list(_ARTIST_IN_PROMPT.finditer(prompt, s_, e_))
         year = _YEAR_TAIL.search(prompt[s_:by[-1].start() if by else e_])
@@ -745,6 +779,7 @@ _RULES: list[tuple[str, re.Pattern]] = [(name, re.compile(p, re.I)) for name, p 
              r"way )?([a-z]+ier)$"),
     ("bare-instead", r"^(?:make it |make them |it should be |have |use |try |go with |with |do )?(?:a |an |some )?"
                      r"([a-z]+(?: [a-z]+)?) instead$"),
+    ("wear", r"^(?:have (?:her|him|them) |make (?:her|him|them) )?(?:wear|wearing|dress (?:her|him|them) in) (.+?)$"),
     ("add", r"^(?:please |can you )?(?:add|put on|put|place|include|insert|give it|give (?:him|her|them)|throw in|toss in|"
             r"bring in|let there be|there should be|there'?s|i want|we need|(?:it|he|she|they) needs?) (.+?)\??$"),
     ("fragment", r"^((?:[a-z]+ )+)([a-z]+)$"),
@@ -920,6 +955,8 @@ def direct_edits(prompt: str, instruction: str) -> list[DirectEdit]:
         elif name == "it":
             if not _it_rule(prompt, m.group(1).lower(), keep):
                 continue  # "make it creepier": maybe another rule's
+        elif name == "wear":  # "wear a wizard robe": with the person
+            keep(add(prompt, "wearing " + m.group(1)), "add", sure=False)
         elif name == "swap":  # "make it a husky", "make her an old lady", "make the alley a dirt road"
             who, new = m.group(1).lower(), re.sub(r"\s+instead$", "", m.group(2).strip(" .!"), flags=re.I)
             named = who[4:] if who.startswith("the ") and find_np(prompt, who[4:]) else None
