@@ -360,3 +360,42 @@ def test_colour_and_not_rules(prompt, instruction, want):
 ])
 def test_names_labels_and_nations(prompt, instruction, want):
     assert first(prompt, instruction) == want
+
+
+# v7: from round 10's partly/failed edits (fresh6, seen after judging)
+@pytest.mark.parametrize("prompt, instruction, want", [
+    ("Tabby Cat Cross Stitch Pattern - Cat Lover Gift", "make it a dog", "Dog Cross Stitch Pattern - Dog Lover Gift"),
+    ("Keanu Reeves rides his motorcycle through Malibu", "swap Keanu for Rihanna", "Rihanna rides his motorcycle through Malibu"),
+    ("Albert Bierstadt - Among the Sierra Nevada, California", "by hokusai insted",
+     "Hokusai - Among the Sierra Nevada, California"),
+    ("A girl in a yellow raincoat jumping in puddles.", "raincoat red pls", "A girl in a red raincoat jumping in puddles."),
+    ("Colorful houses of Burano island, Venice, Italy", "all the houses are grey", "Grey houses of Burano island, Venice, Italy"),
+    ("Camille Pissarro - Boulevard Montmartre at Night", "change the time of day",
+     "Camille Pissarro - Boulevard Montmartre during the day"),
+    ("Winter Sunset over the Village, 30x40cm, oil on cardboard, 2019", "convert it to a watercolour",
+     "Winter Sunset over the Village, 30x40cm, watercolour, 2019"),
+    ("baby dragon in a teacup, pixar style, soft lighting, 3d render, octane", "make it claymation",
+     "baby dragon in a teacup, claymation, soft lighting, octane"),
+    ("Lavender fields near Valensole, France in July", "make it winter", "Lavender fields near Valensole, France in winter"),
+    ("Harvest Moon over the Cornfield | Watercolour | 12 x 16 | by Peter Sheeler", "put it in Tuscany",
+     "Harvest Moon over the Cornfield in Tuscany | Watercolour | 12 x 16 | by Peter Sheeler"),
+    ("Harry Styles performs during his tour at Madison Square Garden", "put him in a cathedral",
+     "Harry Styles performs during his tour in a cathedral"),
+    ("Sunrise In Death Valley Art Print", "Move to NYC", "Sunrise in NYC Art Print"),
+    ("Friends having a picnic under a big oak tree.", "move to the moon", "Friends having a picnic under a big oak tree on the moon"),
+    ("Women's Linen Maxi Dress - Sage Green - Size M", "in black", "Women's Linen Maxi Dress - Black - Size M"),
+    ("Handmade Ceramic Coffee Mug with Blue Glaze, 12 oz, Stoneware", "make it glass",
+     "Handmade Glass Coffee Mug with Blue Glaze, 12 oz"),
+    ("Scandinavian Oak Dining Table with 6 Chairs, Minimalist Design", "make it gothic", "Gothic Oak Dining Table with 6 Chairs"),
+    ("Red Barn in a Wheat Field, Kansas", "make it blue", "Blue Barn in a Wheat Field, Kansas"),
+    ("Rating: Safe Tags: 2girls beach ocean umbrella User: hinata_p", "make it winter",
+     "Rating: Safe Tags: 2girls beach ocean umbrella winter User: hinata_p"),
+    ("Sorolla - Strolling along the Seashore, 1909", "put everyone in modern swimsuits",
+     "Sorolla - Strolling along the Seashore Wearing Modern Swimsuits, 1909"),
+])
+def test_rule_edits_v7(prompt, instruction, want):
+    assert first(prompt, instruction) == want
+
+
+def test_colour_words_in_names_stay():
+    assert not [e for e in direct_edits("Golden Gate Bridge in the fog, San Francisco", "make it red") if e.sure]

@@ -41,11 +41,14 @@ belgian swiss austrian greek russian polish czech hungarian swedish norwegian da
 nordic japanese chinese korean thai vietnamese indian pakistani nepalese tibetan persian turkish arabic arabian
 egyptian moroccan african kenyan nigerian ethiopian mexican guatemalan peruvian brazilian argentinian chilean
 cuban canadian australian hawaiian mayan aztec inca roman victorian medieval""".split())
+DESIGNS = frozenset("""gothic baroque rococo victorian modern contemporary minimalist minimal rustic industrial
+scandinavian nordic mid-century bohemian boho futuristic retro vintage antique medieval farmhouse traditional zen
+cyberpunk steampunk brutalist""".split())
 _CLASSES = {"color": COLORS, "length": LENGTHS, "size": SIZES, "age": AGES, "nation": NATIONS}
 _ADJECTIVE_ENDINGS = ("ent", "ant", "ous", "ful", "less", "ive", "ic", "al", "ish", "y", "ed", "est", "ible", "able")
 MATERIALS = frozenset("""wooden wood stone marble glass metal metallic steel iron gold golden silver velvet leather
 brick concrete plastic paper crystal ice bronze copper silk wool woolen cotton denim bamboo clay ceramic
-porcelain chrome wicker straw""".split())
+porcelain chrome wicker straw stoneware oak walnut pine mahogany cast-iron""".split())
 SEASONS = {"winter": "in winter", "summer": "in summer", "autumn": "in autumn", "fall": "in the fall",
            "spring": "in spring"}
 TIMES = {"night": "at night", "nighttime": "at night", "midnight": "at midnight", "daytime": "during the day",
@@ -351,7 +354,8 @@ def replace(prompt: str, old: str, new: str) -> str | None:
     classes = _classes(new_words)
     mods = [t.group(0) for t in toks[np_.mod:np_.head] if not (_classes([t.group(0)]) & classes)]
     end = np_.end
-    if len(new_words) >= 2:  # "swap kate for meryl streep": a name goes whole ("Kate Winslet")
+    if len(new_words) >= 2 or (new_words[0][:1].isupper() and toks[np_.head].group(0)[:1].isupper()):
+        # "swap kate for meryl streep", "swap Keanu for Rihanna": a name goes whole ("Kate Winslet")
         while end < len(toks) and toks[end - 1].group(0)[:1].isupper() and toks[end].group(0)[:1].isupper() \
                 and _gap(prompt, toks[end - 1], toks[end]) == " " and end - np_.head < 3:
             end += 1
@@ -395,17 +399,25 @@ def kin_word(prompt: str, thing: str, kinds: bool = True) -> str | None:
     if not words or not words[-1].isalpha():
         return None
     head = words[-1]
-    for t in _words(prompt):
-        w = t.group(0)
+
+    def fits(w: str) -> bool:
         if len(w) < 3 or not w.isalpha() or w.lower() in DETERMINERS | PREPOSITIONS | _STOP_NOUNS or _attribute(w):
-            continue
-        if kinds and (lexicon.is_kind_of(w, head) or (w.lower().endswith(head.lower()) and len(w) > len(head) + 2)):
-            return w  # "seagull" for "birds", "wildflowers" for "flowers"
-        if not kinds and (lexicon.kin(w, head) or lexicon.is_kind_of(head, w)):
-            return w  # "retriever" for "husky", "houses" for "log cabins"
+            return False
+        if kinds:  # "seagull" for "birds", "wildflowers" for "flowers"
+            return lexicon.is_kind_of(w, head) or (w.lower().endswith(head.lower()) and len(w) > len(head) + 2)
+        return lexicon.kin(w, head) or lexicon.is_kind_of(head, w)  # "retriever" for "husky", "houses" for "cabins"
+
+    toks = _words(prompt)
+    for k, t in enumerate(toks):
+        if fits(t.group(0)):
+            while k + 1 < len(toks) and _gap(prompt, toks[k], toks[k + 1]) == " " and fits(toks[k + 1].group(0)) \
+                    and toks[k + 1].group(0).lower() not in _YOUNG:
+                k += 1  # "Tabby Cat": the head; not "Retriever Puppy" (a husky puppy stays a puppy)
+            return toks[k].group(0)
     return None
 
 
+_YOUNG = frozenset("puppy puppies kitten kittens cub cubs foal foals calf calves baby babies chick chicks lamb lambs".split())
 _STOP_NOUNS = frozenset("""photo stock image picture painting art print wallpaper background detail details style
 canvas oil hd free royalty best quality masterpiece""".split())
 
@@ -421,6 +433,23 @@ def _swap_kind(prompt: str, old: str, new: str) -> str | None:
 
 
 def swap(prompt: str, new: str, old: str | None = None, person: bool = False) -> str | None:
+    """swap_once() for each time the prompt names the old thing ("Cat Cross Stitch - Cat Lover Gift")."""
+    result = swap_once(prompt, new, old, person)
+    if result is None:
+        return None
+    words = _phrase_words(new)
+    old = old or (words[-1] if find_np(prompt, words[-1]) else kin_word(prompt, new, kinds=False))
+    for _ in range(3):
+        if not old or stem(old) in {stem(w) for w in words} or not re.search(rf"\b{re.escape(old)}\b", result):
+            break
+        again = swap_once(result, new, old, person)
+        if again is None or again == result:
+            break
+        result = again
+    return result
+
+
+def swap_once(prompt: str, new: str, old: str | None = None, person: bool = False) -> str | None:
     """'make it a husky', 'goats instead', 'make her an old lady': the thing of that kind in the prompt
     (the golden retriever, the sheep, the little girl) becomes the new one; its colour, size and age
     words go with it."""
@@ -505,7 +534,9 @@ def weather(prompt: str, want: str, old: str | None = None) -> str | None:
     return _tidy(prompt[:m.start(1)] + _match_case(new, m.group(1), prompt) + prompt[m.end(1):])
 
 
-_SEASON_WORD = re.compile(r"\b(?:(in|during)\s+(?:the\s+)?)?(winter|summer|autumn|spring|fall)\b", re.I)
+_SEASON_WORD = re.compile(r"\b(?:(in|during)\s+(?:the\s+)?)?(winter|summer|autumn|spring|fall|january|february|march|april|"
+                          r"may|june|july|august|september|october|november|december)\b", re.I)
+_MONTHS = frozenset("january february march april may june july august september october november december".split())
 _SEASON_NEXT = re.compile(r"\s+(?:day|days|morning|afternoon|evening|night|season|time|colou?rs|landscape|wallpaper|scene|"
                           r"garden|flowers|sun|break|rain|storm|snow|wedding|festival|forest|trees|\d{4})\b", re.I)
 
@@ -520,6 +551,8 @@ def season(prompt: str, want: str) -> str | None:
     text, found = prompt, False
     for m in reversed(list(_SEASON_WORD.finditer(prompt))):
         word = m.group(2)
+        if word.lower() in _MONTHS and not (m.group(1) and word[:1].isupper()):
+            continue  # a month only as "in July"
         if word.lower() in ("spring", "fall") and not m.group(1) and not (
                 _SEASON_NEXT.match(prompt, m.end()) or (word[0].isupper() and _title_like(prompt))
                 or re.fullmatch(r"[\s,;|]*", prompt[max(0, m.start() - 2):m.start()] + prompt[m.end():m.end() + 2])):
@@ -528,7 +561,7 @@ def season(prompt: str, want: str) -> str | None:
         if word.lower() in same:
             continue
         if m.group(1):  # "in summer" -> "in winter"
-            phrase = SEASONS[want].replace(want, _match_case(want, word, prompt))
+            phrase = SEASONS[want].replace(want, want if word.lower() in _MONTHS else _match_case(want, word, prompt))
             text = text[:m.start()] + phrase + text[m.end():]
         else:
             text = text[:m.start(2)] + _match_case("autumn" if want == "fall" else want, word, prompt) + text[m.end(2):]
@@ -572,17 +605,20 @@ def artist(prompt: str, name: str, style: bool = False) -> str | None:
         return None
     if not found:
         chunks = _chunks(prompt)  # "Preparation - Isidor Kaufmann (hungarian painter)": the name part
+        from . import lexicon
         named = [(s_, e_) for s_, e_ in chunks if len(chunks) > 1 and re.search(r"\s-\s", prompt)
                  and _label(re.sub(r"\([^)]*\)", "", prompt[s_:e_]))
+                 and not lexicon.is_place_name(prompt[s_:e_].strip())
                  and not re.search(r"\b(?:painting|photo|photograph|print|art)\b", prompt[s_:e_], re.I)]
         if not named:
             return None
-        s_, e_ = named[-1]
+        s_, e_ = named[0]
         lead = len(prompt[s_:e_]) - len(prompt[s_:e_].lstrip())
         part = re.sub(r"\s*\([^)]*(?:painter|artist|photographer|illustrator|sculptor)[^)]*\)", "", prompt[s_ + lead:e_],
                       flags=re.I)
         keep_tail = prompt[s_ + lead:e_][len(re.sub(r"\s*\(.*$", "", part)):] if "(" in part else ""
-        return _tidy(prompt[:s_ + lead] + name.strip() + keep_tail + prompt[e_:])
+        name = name.strip().title() if name.strip().islower() else name.strip()  # "by hokusai" -> Hokusai
+        return _tidy(prompt[:s_ + lead] + name + keep_tail + prompt[e_:])
     m = found[-1]
     return _tidy(prompt[:m.start()] + ("in the style of " if style else "by ") + name.strip() + prompt[m.end():])
 
@@ -596,8 +632,8 @@ expressionism pointillism linocut woodblock ukiyo-e lego claymation photorealism
 _MEDIUM_IN_PROMPT = re.compile(
     r"\b(?:(?:sketchbook|toned|paper|prismacolor|colou?red|oil|acrylic|watercolou?r|gouache|pastel|charcoal|pencil|"
     r"graphite|ink|digital)\s+)*(?:(?:oil|acrylic|pastel|charcoal|ink|gouache|watercolou?r|pencil|graphite|mixed media) "
-    r"on (?:canvas|linen|board|panel|paper|wood)|painting|sketch|drawing|illustration|photograph|photo|photography|"
-    r"watercolou?r|(?:anime|cartoon|manga|chibi|comic)(?: style)?|3d render|mural|(?:digital|concept|pixel|line|vector) art|"
+    r"on (?:canvas board|canvas|linen|board|panel|paper|wood|cardboard|card|masonite|aquaboard|hardboard)|painting|sketch|drawing|illustration|photograph|photo|photography|"
+    r"watercolou?r|(?:anime|cartoon|manga|chibi|comic|pixar|disney|ghibli|studio ghibli|dreamworks|claymation)(?: style)?|3d render|mural|(?:digital|concept|pixel|line|vector) art|"
     r"(?:woodblock|art|canvas art|fine art|giclee|screen|limited edition) print|woodblock|woodcut|engraving|etching|"
     r"lithograph)\b", re.I)
 
@@ -670,6 +706,10 @@ _STYLE_TAIL = re.compile(r"\b(by|trending|artstation|8k|4k|hd|uhd|octane|unreal|
 def _add_phrase(prompt: str, phrase: str) -> str:
     """Add a phrase at the end of the subject: before the style/artist tags of a tag list, at the end
     of the title part of 'Title - Artist', else at the end."""
+    tags = re.search(r"\bTags:\s.*?(?=\s+User:|$)", prompt)
+    if tags:  # a booru caption: one more tag before "User:"
+        tag = re.sub(r"^(?:with|in|at|on|during)\s+(?:the\s+|a\s+|an\s+)?", "", phrase.strip()).replace(" ", "_")
+        return prompt[:tags.end()] + " " + tag.lower() + prompt[tags.end():]
     chunks = _chunks(prompt)
     if len(chunks) > 1:
         for k, (s, e) in enumerate(chunks[1:], 1):
@@ -695,6 +735,8 @@ def _label(part: str) -> bool:
         return False
     if len(words) <= 2 and words[-1].lower() in MEDIUM_HEADS | {"exhibition", "wallpaper", "print", "photograph"}:
         return True
+    if len(words) == 1:  # "Sorolla"
+        return words[0][:1].isupper() and lexicon.is_name(words[0])
     return _name_like(words) and any(lexicon.is_name(w) for w in words)
 
 
@@ -768,6 +810,7 @@ _RULES: list[tuple[str, re.Pattern]] = [(name, re.compile(p, re.I)) for name, p 
     ("swap", r"^(?:make|turn|change) (them) (?:into |to )?(?:some )?((?:[a-z-]+ ){0,2}[a-z-]+s)$"),
     ("swap", r"^what if (it|this|he|she|they) (?:was|were|is|are) (?:a |an |some )?(.+)$"),
     ("restyle", rf"^(?:please )?(?:make|paint|color|colour|turn|change) {_T}(?!(?:the )?(?:it|this|that|everything|image|picture|scene|season|time|weather)\b)(.+?) (?:(?:out of|made of|of|into|to) )?((?:\w+ )*\w+)$"),
+    ("flip-time", r"^(?:change|switch|flip|swap) (?:the )?time(?: of day)?(?: around)?$"),
     ("it", r"^(?:please )?(?:make it|make this|change it to|set it (?:at|in|during)|it should be|should be|"
            r"change the (?:season|time(?: of day)?) to|make the (?:season|time) ?|turn it (?:into )?|have it be)\s*"
            r"(?:a |an |the |in |at |during |)(.+?)$"),
@@ -779,9 +822,12 @@ _RULES: list[tuple[str, re.Pattern]] = [(name, re.compile(p, re.I)) for name, p 
              r"way )?([a-z]+ier)$"),
     ("bare-instead", r"^(?:make it |make them |it should be |have |use |try |go with |with |do )?(?:a |an |some )?"
                      r"([a-z]+(?: [a-z]+)?) instead$"),
-    ("wear", r"^(?:have (?:her|him|them) |make (?:her|him|them) )?(?:wear|wearing|dress (?:her|him|them) in) (.+?)$"),
+    ("wear", r"^(?:have (?:her|him|them|everyone|everybody) |make (?:her|him|them|everyone|everybody) )?(?:wear|wearing|"
+             r"(?:dress|put) (?:her|him|them|everyone|everybody) in) (.+?)$"),
     ("add", r"^(?:please |can you )?(?:add|put on|put|place|include|insert|give it|give (?:him|her|them)|throw in|toss in|"
             r"bring in|let there be|there should be|there'?s|i want|we need|(?:it|he|she|they) needs?) (.+?)\??$"),
+    ("attribute-after", r"^(?:make )?(?:the |her |his |their |all the )?([a-z]+) (?:is |are |should be |must be |to be |now )?"
+                        r"(?:now |all )?((?:[a-z]+ )?[a-z]+)$"),
     ("fragment", r"^((?:[a-z]+ )+)([a-z]+)$"),
     ("bare", r"^(?:at |in |during |(?:a |an )?)(.+?)(?: version| style)?$"),  # "pixel art", "at dusk", "lego version"
 ]]
@@ -834,6 +880,7 @@ def direct_edits(prompt: str, instruction: str) -> list[DirectEdit]:
     text = re.sub(r"[.!]+$", "", " ".join(instruction.strip().split())).strip()
     text = _fix_verb(re.split(r",\s*(?:just|only|but|and)\b|;", text)[0].strip())
     text = re.sub(r"[\s,]+(?:please|pls|plz|thanks|thank you)$", "", text, flags=re.I).rstrip("?. ")
+    text = re.sub(r"\b(?:insted|intead|instaed|isntead|instad|instea)\b", "instead", text, flags=re.I)
     text = re.sub(r"^(?:please|can (?:you|u)|could (?:you|u)|would you|i want to|i'd like to|let's)\s+", "", text,
                   flags=re.I)
     out: list[DirectEdit] = []
@@ -956,6 +1003,9 @@ def direct_edits(prompt: str, instruction: str) -> list[DirectEdit]:
             if not _it_rule(prompt, m.group(1).lower(), keep):
                 continue  # "make it creepier": maybe another rule's
         elif name == "wear":  # "wear a wizard robe": with the person
+            from . import lexicon
+            if m.group(0).lower().startswith("put") and not lexicon.is_kind_of(m.group(1).split()[-1], "clothing"):
+                continue  # "put them in Rome": a move
             keep(add(prompt, "wearing " + m.group(1)), "add", sure=False)
         elif name == "swap":  # "make it a husky", "make her an old lady", "make the alley a dirt road"
             who, new = m.group(1).lower(), re.sub(r"\s+instead$", "", m.group(2).strip(" .!"), flags=re.I)
@@ -966,6 +1016,10 @@ def direct_edits(prompt: str, instruction: str) -> list[DirectEdit]:
             if not swapped:
                 continue  # "make it a sunny morning": the time rule's
             keep(swapped, "swap")
+        elif name == "flip-time":  # "change the time of day": night becomes day, day night
+            dark = _TIME_IN_PROMPT.search(prompt)
+            want = "day" if dark and (dark.group(1) or "day").lower().replace(" ", "") in _DARK else "night"
+            keep(_clear(time_of_day(prompt, want), "day" if want == "day" else "night"), "time")
         elif name == "artist":
             keep(artist(prompt, m.group(1), style="style" in m.group(0).lower()), "artist")
         elif name == "bare-instead":  # "blue instead": the subject's colour
@@ -987,6 +1041,13 @@ def direct_edits(prompt: str, instruction: str) -> list[DirectEdit]:
             if not find_np(prompt, mood):
                 keep(_add_phrase(prompt, mood) if len(_chunks(prompt)) > 1 else f"{prompt.rstrip(' .')}, {mood}",
                      "more")
+        elif name == "attribute-after":  # "raincoat red", "the wall is brick", "all the houses are grey"
+            attrs = _phrase_words(m.group(2))
+            if attrs and all(_attribute(w) and (_classes([w]) or w.lower() in MATERIALS) for w in attrs) and \
+                    find_np(prompt, m.group(1)):
+                keep(restyle(prompt, m.group(1), attrs), "restyle")
+                break
+            continue
         elif name == "fragment":  # "short hair", "red dress": the attribute of a thing that is there
             attrs, thing = _phrase_words(m.group(1)), m.group(2)
             if attrs and all(_attribute(w) for w in attrs) and find_np(prompt, thing):
@@ -1063,6 +1124,38 @@ def _it_rule(prompt: str, what: str, keep) -> bool:
         subject = _subject(prompt)
         if subject:
             keep(restyle(prompt, subject, words), "restyle")
+    elif words and (all(w in COLORS for w in words) or all(w in MATERIALS for w in words)):
+        # a title ("Women's Linen Maxi Dress - Sage Green - Size M", "Ceramic Coffee Mug ... Stoneware"): its
+        # colour part or its colour / material words become the new ones
+        kind = COLORS if words[0] in COLORS else MATERIALS
+        new = _match_case(" ".join(words), prompt.split()[0], prompt)
+        part = next(((s_, e_) for s_, e_ in _chunks(prompt)[1:] if 1 <= len(prompt[s_:e_].split()) <= 3
+                     and prompt[s_:e_].split()[-1].lower() in kind), None) if kind is COLORS else None
+        from . import lexicon
+        found = [m for m in re.finditer(r"[\w-]+", prompt) if m.group(0).lower() in kind and not lexicon.is_named_thing(
+            m.group(0) + " " + (re.match(r"\s*([\w-]*)", prompt[m.end():]).group(1)))]  # not "Golden Gate"
+        if part:
+            lead = len(prompt[part[0]:part[1]]) - len(prompt[part[0]:part[1]].lstrip())
+            keep(_tidy(prompt[:part[0] + lead] + new + prompt[part[1]:]), "restyle")
+        elif found:
+            text, m = prompt, found[0]
+            for other in reversed(found[1:]):  # a part that is only another material ("…, Stoneware") goes
+                if re.search(rf"(?:^|[,;|-])\s*{re.escape(other.group(0))}\s*(?=$|[,;|-])", text[other.start() - 3:other.end() + 2]):
+                    text = text[:other.start()] + text[other.end():]
+            keep(_tidy(text[:m.start()] + new + text[m.end():]), "restyle")
+        else:
+            return False
+    elif words and len(words) <= 2 and words[-1] in DESIGNS:
+        # "make it gothic": the prompt's design style becomes the new one, the other styles go
+        found = [m for m in re.finditer(r"[\w-]+", prompt) if m.group(0).lower() in DESIGNS]
+        if not found:
+            return False
+        text = prompt
+        for m in reversed(found[1:]):
+            span = re.match(r"\s*(?:design|style)?", text[m.end():], re.I)
+            text = text[:m.start()] + text[m.end() + (span.end() if span and span.group(0).strip() else 0):]
+        m = found[0]
+        keep(_tidy(text[:m.start()] + _match_case(" ".join(words), m.group(0), prompt) + text[m.end():]), "restyle")
     else:
         return False
     return True

@@ -77,6 +77,14 @@ def is_name(word: str) -> bool:
     return not found or all(s.pos() == "n" and s.instance_hypernyms() for s in found)
 
 
+@lru_cache(maxsize=4096)
+def is_named_thing(words: str) -> bool:
+    """'Golden Gate', 'White House', 'Red Square': a name WordNet knows (an instance), not a colour and a noun."""
+    wn = wordnet()
+    return bool(wn is not None and words.isascii() and any(
+        s.instance_hypernyms() for s in wn.synsets(words.lower().replace(" ", "_"), "n")))
+
+
 def is_kind_of(word: str, category: str) -> bool:
     """'seagull' is a kind of 'bird'; 'pigeons' of 'birds'."""
     cats = set(_nouns(category))

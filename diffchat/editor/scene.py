@@ -7,7 +7,8 @@ from __future__ import annotations
 import re
 
 from . import lexicon
-from .direct import (DETERMINERS, DirectEdit, _add_phrase, _chunks, _match_case, _title_like, _tidy, _words)
+from .direct import (DETERMINERS, MEDIUM_HEADS, DirectEdit, _add_phrase, _chunks, _match_case, _title_like, _tidy,
+                     _words)
 
 # ---------------------------------------------------------------------------------------------- clashes
 _AUTUMN = r"(?:autumn|fall|falling|fallen|red|orange|golden) (?:leaves|foliage|colou?rs)|autumn trees"
@@ -119,6 +120,8 @@ def mood_of(instruction: str) -> tuple[str, bool] | None:
     text = instruction.strip().lower()
     if re.fullmatch(r"cheer (?:it|this|her|him|them) up(?: a bit| a little)?", text):
         return "cheerful", False
+    if re.fullmatch(r"calm (?:it|this|everything|things|the scene) down(?: a bit| a little)?", text):
+        return "calm", False
     m = _MOOD_INSTRUCTION.match(text)
     if not m or m.group(2) not in _MOOD_WORDS:
         return None
@@ -192,6 +195,7 @@ _LOCATIVE = re.compile(r"\b(?:in|at|on|by|near|inside|across|over|under|beside|a
                        + r")\b(?:\s+of\s+(?:the\s+)?[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*)*)?", re.I)
 _PLACE_PARTS = frozenset("""islands island mountains mountain lake river valley desert park national bay coast beach falls
 sea ocean city county state province region peninsula alps""".split())
+_NOT_PLACE = frozenset("wallpaper wallpapers hd stock photo print art poster image canvas by".split())
 _ON = frozenset("background beach moon mars island street streets surface stage rooftop roof".split())
 
 
@@ -211,7 +215,8 @@ def move(prompt: str, place: str) -> DirectEdit | None:
     if not named and proper:  # "…, St Ives - Photo": a short capitalised part after the subject is its place
         named = [(s + len(prompt[s:e]) - len(prompt[s:e].lstrip()), e) for s, e in _chunks(prompt)[1:]
                  if re.fullmatch(r"\s*(?:[A-Z][\w.'’-]*\s?){1,3}", prompt[s:e]) and not re.search(
-                     r"\b(?:by|Photo|Stock|Wallpaper|HD|Print|Art|Painting|Poster|Image)\b", prompt[s:e])][:1]
+                     r"\b(?:by|Photo|Stock|Wallpaper|HD|Print|Art|Painting|Poster|Image)\b", prompt[s:e])
+                 and not any(w.lower() in MEDIUM_HEADS for w in prompt[s:e].split())][:1]
     if named and proper:
         (s, e), rest = named[0], named[1:]
         text = prompt
@@ -230,14 +235,23 @@ def move(prompt: str, place: str) -> DirectEdit | None:
     found = [m for m in _LOCATIVE.finditer(prompt) if first[0] <= m.start() < first[1]]
     if found:
         m = found[-1]
-        return DirectEdit(_tidy(prompt[:m.start()] + _match_case(phrase, m.group(0), prompt) + prompt[m.end():]),
+        end = m.end()
+        if m.group(1)[:1].isupper():  # "at Madison Square Garden": the name goes whole, not "… Valley Art Print"
+            for more in re.finditer(r"\s+([A-Z][\w'’-]*)", prompt[end:]):
+                if more.start() != end - m.end() or more.group(1).lower() in MEDIUM_HEADS | _NOT_PLACE:
+                    break
+                end = m.end() + more.end()
+        return DirectEdit(_tidy(prompt[:m.start()] + _match_case(phrase, m.group(0), prompt) + prompt[end:]),
                           "move", True)
     after_in = [(s, e) for s, e in named if re.search(r"\b(?:in|at|near)\s+$", prompt[:s], re.I)]
     if after_in:  # "Winter in Prague" -> "Winter in a swamp"
         s, e = after_in[0]
         return DirectEdit(_tidy(prompt[:s] + place + prompt[e:]), "move", True)
-    return DirectEdit(_tidy(_add_phrase(prompt, _match_case(phrase, prompt[first[0]:first[1]].strip(), prompt))),
-                      "move", False)
+    phrase = _match_case(phrase, prompt[first[0]:first[1]].strip(), prompt)
+    if len(_chunks(prompt)) > 1:  # with the subject: "Harvest Moon over the Cornfield in Tuscany | Watercolour | …"
+        cut = len(prompt[:first[1]].rstrip())
+        return DirectEdit(_tidy(prompt[:cut] + " " + phrase + prompt[cut:]), "move", False)
+    return DirectEdit(_tidy(_add_phrase(prompt, phrase)), "move", not _title_like(prompt))  # "… on the moon"
 
 
 def _chunk_cut(text: str, part: tuple[int, int]) -> int:
