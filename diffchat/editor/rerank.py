@@ -13,7 +13,6 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
 from .common import LocalEditor, edit_one, in_batches, is_unchanged, validate_pair
-from . import lexicon
 from .direct import direct_edits
 
 log = logging.getLogger("diffchat.editor")
@@ -95,8 +94,6 @@ class RerankedEditor:
         self.name = f"{writer.name} | {judge.name} (best of {n + 1})"
         self.runtime, self.template, self.options = writer.runtime, "script+rewrite", judge.options
         self.load_seconds = writer.load_seconds + judge.load_seconds
-        if rules:
-            lexicon.warm_up()  # WordNet for the rules that need kinds and places, loaded while the user types
 
     @property
     def device(self):

@@ -49,8 +49,15 @@ class AppConfig:
 def editor_loader(spec: str | None, runtime: str = "auto", device: str | None = None) -> BackgroundLoader:
     from ..editor import load_editor
 
+    from ..editor import lexicon
+
+    def load():
+        editor = load_editor(spec, runtime=runtime, **kwargs)
+        lexicon.warm_up()  # WordNet for the rule edits (kinds, places), loaded while the user types
+        return editor
+
     kwargs = {"device": device} if device else {}
-    return BackgroundLoader(lambda: load_editor(spec, runtime=runtime, **kwargs), name="editor")
+    return BackgroundLoader(load, name="editor")
 
 
 def captioner_loader(spec: str, device: str | None = None) -> BackgroundLoader:
