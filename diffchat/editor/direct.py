@@ -761,6 +761,12 @@ def _subject_part(first: str, second: str) -> int:
 _YEAR_TAIL = re.compile(r"\s+(?:\(?\d{4}\)?|c\. ?\d{4})\s*$")
 
 
+def add_tag(prompt: str, tag: str) -> str:
+    """A word like "creepy" or "vibrant colors" as one more tag: before the style tags of a list, after a
+    sentence."""
+    return _add_phrase(prompt, tag) if len(_chunks(prompt)) > 1 else f"{prompt.rstrip(' .')}, {tag}"
+
+
 def add(prompt: str, thing: str) -> str:
     thing = thing.strip().rstrip(".!")
     thing = re.sub(r"\s+to (?:the |this )?(?:picture|image|painting|photo|scene|it)$", "", thing, flags=re.I)
@@ -1039,7 +1045,7 @@ def direct_edits(prompt: str, instruction: str) -> list[DirectEdit]:
         elif name == "more":
             mood = re.sub(r"ier$", "y", m.group(1))  # "creepier": creepy
             if not find_np(prompt, mood):
-                keep(_add_phrase(prompt, mood) if len(_chunks(prompt)) > 1 else f"{prompt.rstrip(' .')}, {mood}",
+                keep(add_tag(prompt, mood),
                      "more")
         elif name == "attribute-after":  # "raincoat red", "the wall is brick", "all the houses are grey"
             attrs = _phrase_words(m.group(2))
@@ -1057,8 +1063,7 @@ def direct_edits(prompt: str, instruction: str) -> list[DirectEdit]:
         elif name == "add":
             more = re.match(r"(?:a little |a bit |some |much )?more (\w+)(?: to (?:the |this )?\w+)?$", m.group(1), re.I)
             if more:  # "add a little more red to the painting"
-                keep(_add_phrase(prompt, more.group(1)) if len(_chunks(prompt)) > 1 else f"{prompt.rstrip(' .')}, "
-                     f"{more.group(1)}", "more")
+                keep(add_tag(prompt, more.group(1)), "more")
                 break
             thing = re.sub(r"\s+(?:in|on) (?:there|here|it)$|\s+(?:there|here)$", "", m.group(1), flags=re.I)
             if not find_np(prompt, thing) or len(_phrase_words(thing)) > 1:

@@ -8,7 +8,7 @@ import re
 
 from . import lexicon
 from .direct import (DETERMINERS, MEDIUM_HEADS, DirectEdit, _add_phrase, _chunks, _match_case, _title_like, _tidy,
-                     _words)
+                     _words, add_tag)
 
 # ---------------------------------------------------------------------------------------------- clashes
 _AUTUMN = r"(?:autumn|fall|falling|fallen|red|orange|golden) (?:leaves|foliage|colou?rs)|autumn trees"
@@ -143,7 +143,7 @@ def mood(prompt: str, word: str, less: bool = False) -> str | None:
     if re.search(rf"\b{re.escape(word)}\b", prompt, re.I) and not found:
         return None
     if not found:
-        return _add_phrase(prompt, word) if len(_chunks(prompt)) > 1 else f"{prompt.rstrip(' .')}, {word}"
+        return add_tag(prompt, word)
     text = prompt
     for m in reversed(found[1:]):
         span = _span(text, m) or _word_span(text, m)
@@ -178,7 +178,7 @@ def colors(prompt: str, instruction: str) -> str | None:
         return _tidy(prompt[:m.start()] + _match_case(new, m.group(0), prompt) + prompt[m.end():])
     if re.search(rf"\b{_COLOR_PHRASE[not vivid]}\b", prompt, re.I):
         return None  # already so
-    return _add_phrase(prompt, new) if len(_chunks(prompt)) > 1 else f"{prompt.rstrip(' .')}, {new}"
+    return add_tag(prompt, new)
 
 
 # ---------------------------------------------------------------------------------------------- moves
