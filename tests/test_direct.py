@@ -381,7 +381,7 @@ def test_names_labels_and_nations(prompt, instruction, want):
      "Harvest Moon over the Cornfield in Tuscany | Watercolour | 12 x 16 | by Peter Sheeler"),
     ("Harry Styles performs during his tour at Madison Square Garden", "put him in a cathedral",
      "Harry Styles performs during his tour in a cathedral"),
-    ("Sunrise In Death Valley Art Print", "Move to NYC", "Sunrise in NYC Art Print"),
+    ("Sunrise In Death Valley Art Print", "Move to NYC", "Sunrise In NYC Art Print"),
     ("Friends having a picnic under a big oak tree.", "move to the moon", "Friends having a picnic under a big oak tree on the moon"),
     ("Women's Linen Maxi Dress - Sage Green - Size M", "in black", "Women's Linen Maxi Dress - Black - Size M"),
     ("Handmade Ceramic Coffee Mug with Blue Glaze, 12 oz, Stoneware", "make it glass",
@@ -399,3 +399,35 @@ def test_rule_edits_v7(prompt, instruction, want):
 
 def test_colour_words_in_names_stay():
     assert not [e for e in direct_edits("Golden Gate Bridge in the fog, San Francisco", "make it red") if e.sure]
+
+
+# v8: from round 11's partly/failed edits (fresh7, seen after judging)
+@pytest.mark.parametrize("prompt, instruction, want", [
+    ("Neon-lit ramen shop on a sunny street in Tokyo", "make it a taco stand", "Neon-lit taco stand on a sunny street in Tokyo"),
+    ("Queen Elizabeth II waves from the balcony of Buckingham Palace", "make her a penguin",
+     "Penguin waves from the balcony of Buckingham Palace"),
+    ("Astronaut floating above Earth, NASA photo", "what if he was a dog", "Dog floating above Earth, NASA photo"),
+    ("Neon Tokyo Street at Night Cyberpunk Wallpaper HD", "move it to Paris", "Neon Paris Street at Night Cyberpunk Wallpaper HD"),
+    ("Old fisherman mending his nets on the harbour wall, St Ives, Cornwall", "move him to Venice",
+     "Old fisherman mending his nets on the harbour wall, Venice"),
+    ("Spring Meadow with Poppies by Ellen Bryant", "change the season", "Autumn Meadow with Poppies by Ellen Bryant"),
+    ("Times Square New York City at night long exposure", "make it during the day",
+     "Times Square New York City during the day long exposure"),
+    ("Sad clown sitting alone in an empty circus tent", "make the clown happy", "Happy clown sitting alone in an empty circus tent"),
+    ("Lady with a Red Parasol by Frank Weston Benson", "have it be by Klimt", "Lady with a Red Parasol by Klimt"),
+    ("Vintage Travel Poster - Visit Switzerland - Matterhorn", "make it Mount Fuji", "Vintage Travel Poster - Visit Mount Fuji"),
+    ("Medieval knight in shining armor on horseback", "make the armor rusty", "Medieval knight in rusty armor on horseback"),
+    ("Abandoned Gas Station on Route 66 - Fine Art Photograph", "make it look brand new",
+     "Brand New Gas Station on Route 66 - Fine Art Photograph"),
+    ("a puppy on a green velvet couch, sleepy puppy", "pixar style pls", "a puppy on a green velvet couch, sleepy puppy, pixar style"),
+    ("a stag in a forest, by greg rutkowski and thomas kinkade", "swap rutkowski for john howe",
+     "a stag in a forest, by john howe and thomas kinkade"),
+])
+def test_rule_edits_v8(prompt, instruction, want):
+    assert first(prompt, instruction) == want
+
+
+def test_verifier_does_not_reward_adding_what_was_to_be_removed():
+    from diffchat.editor.rerank import verify
+    src = "kids building a snow dog in a city park"
+    assert verify(src, "remove the sled", src) > verify(src, "remove the sled", "kids building a snow sled in a city park")

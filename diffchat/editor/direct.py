@@ -44,7 +44,9 @@ cuban canadian australian hawaiian mayan aztec inca roman victorian medieval""".
 DESIGNS = frozenset("""gothic baroque rococo victorian modern contemporary minimalist minimal rustic industrial
 scandinavian nordic mid-century bohemian boho futuristic retro vintage antique medieval farmhouse traditional zen
 cyberpunk steampunk brutalist""".split())
-_CLASSES = {"color": COLORS, "length": LENGTHS, "size": SIZES, "age": AGES, "nation": NATIONS}
+CONDITIONS = frozenset("""shiny shining polished gleaming pristine spotless new brand-new rusty rusted worn weathered
+broken abandoned dirty dusty ruined damaged decaying derelict dilapidated crumbling""".split())
+_CLASSES = {"color": COLORS, "length": LENGTHS, "size": SIZES, "age": AGES, "nation": NATIONS, "condition": CONDITIONS}
 _ADJECTIVE_ENDINGS = ("ent", "ant", "ous", "ful", "less", "ive", "ic", "al", "ish", "y", "ed", "est", "ible", "able")
 MATERIALS = frozenset("""wooden wood stone marble glass metal metallic steel iron gold golden silver velvet leather
 brick concrete plastic paper crystal ice bronze copper silk wool woolen cotton denim bamboo clay ceramic
@@ -194,7 +196,7 @@ def _modifier(prompt: str, toks: list[re.Match], k: int) -> bool:
     w = toks[k].group(0).lower()
     if w in DETERMINERS | PREPOSITIONS or w in ("is", "are", "was", "who", "that"):
         return False
-    if w.endswith("ing") and w not in COLORS:  # a verb ("standing") unless it opens its phrase
+    if w.endswith("ing") and w not in COLORS | CONDITIONS:  # a verb ("standing") unless it opens its phrase
         return k == 0 or toks[k - 1].group(0).lower() in DETERMINERS or bool(
             re.search(r"[,;|(]", _gap(prompt, toks[k - 1], toks[k])))
     return True
@@ -359,6 +361,12 @@ def replace(prompt: str, old: str, new: str) -> str | None:
         while end < len(toks) and toks[end - 1].group(0)[:1].isupper() and toks[end].group(0)[:1].isupper() \
                 and _gap(prompt, toks[end - 1], toks[end]) == " " and end - np_.head < 3:
             end += 1
+    by = re.search(r"\bby\s+(?:[\w.'’-]+\s+){0,2}$", prompt[:toks[np_.head].start()], re.I)
+    if len(new_words) >= 2 and by:
+        mods = []  # "by greg rutkowski" -> "by john howe": the first name goes too
+        if np_.head == np_.mod and np_.head > 0 and toks[np_.head - 1].start() >= by.start() + 3 and \
+                toks[np_.head - 1].group(0).lower() not in PREPOSITIONS | DETERMINERS | {"and", "by"}:
+            start = toks[np_.head - 1].start()
     matched = prompt[toks[np_.head].start():toks[end - 1].end()]
     phrase = " ".join([*mods, _match_case(" ".join(new_words), matched, prompt)])
     return _tidy(prompt[:start] + phrase + prompt[toks[end - 1].end():])
@@ -369,7 +377,8 @@ def _person(prompt: str) -> tuple[int, int] | None:
     capitalised words that WordNet does not know as a place."""
     from . import lexicon
     for s_, e_ in _chunks(prompt):
-        m = re.match(r"\s*((?:[A-Z][a-z][\w'’-]*\s){1,2}[A-Z][a-z][\w'’-]*)\b", prompt[s_:e_])
+        m = re.match(r"\s*((?:[A-Z][a-z][\w'’-]*\s){1,2}[A-Z][a-z][\w'’-]*(?:\s(?:II|III|IV|Jr\.?|Sr\.?))?)(?=\W|$)",
+                     prompt[s_:e_])
         if m and not lexicon.is_place_name(m.group(1)) and not re.match(r"\s+[A-Z]", prompt[s_ + m.end():e_]) \
                 and m.group(1).split()[0].lower() not in DETERMINERS | PREPOSITIONS:
             return s_ + m.start(1), s_ + m.end(1)
@@ -461,7 +470,19 @@ def swap_once(prompt: str, new: str, old: str | None = None, person: bool = Fals
     by_kin = not old and not find_np(prompt, words[-1])
     old = old or (words[-1] if not by_kin else kin_word(prompt, new, kinds=False))
     from . import lexicon
-    if not old or not find_np(prompt, old) or (person and not lexicon.is_person(old)):
+    span = _person(prompt) if person else None
+    who = next((t for t in _words(prompt) if t.group(0).isalpha() and len(t.group(0)) > 2 and t.group(0).lower()
+                not in _STOP_NOUNS and lexicon.is_person(t.group(0))), None) if person else None
+    if span and (who is None or span[0] <= who.start() < span[1]) and not (old and lexicon.is_person(old)):
+        s_, e_ = span  # "Queen Elizabeth II" becomes a penguin
+        return _tidy(prompt[:s_] + _match_case(" ".join(words), prompt[s_:e_], prompt) + prompt[e_:])
+    if person and not (old and lexicon.is_person(old)):  # "make her a penguin": the person, whatever she becomes
+        old = next((t.group(0) for t in _words(prompt) if t.group(0).isalpha() and len(t.group(0)) > 2
+                    and t.group(0).lower() not in _STOP_NOUNS and lexicon.is_person(t.group(0))), None)
+        if old is None and _person(prompt):
+            s_, e_ = _person(prompt)
+            return _tidy(prompt[:s_] + _match_case(" ".join(words), prompt[s_:e_], prompt) + prompt[e_:])
+    if not old or not find_np(prompt, old):
         return None
     np_ = find_np(prompt, old)
     toks = _words(prompt)
@@ -475,6 +496,8 @@ def swap_once(prompt: str, new: str, old: str | None = None, person: bool = Fals
             continue  # "a medieval city" for "a futuristic city": the new words take the old ones' place
         if _classes([w]) or w.lower() in MATERIALS or (w[:1].isupper() and k > first and not _title_like(prompt)):
             continue  # its colour, size, age, material or brand ("Coca-Cola") goes
+        if by_kin and not same_head and lexicon.is_noun_only(w):
+            continue  # "ramen shop" -> "taco stand": what the old thing was made of or for goes
         mods.append(w)
     if by_kin and np_.head > np_.mod and toks[np_.head - 1].group(0)[:1].isupper() and toks[np_.head].group(0)[:1].isupper():
         mods = [m for m in mods if not m[:1].isupper()]  # "Golden Retriever": the breed's own words
@@ -674,6 +697,8 @@ def medium(prompt: str, new: str) -> DirectEdit | None:
     cleared = clear_media(prompt, new)
     if cleared != prompt:  # "Renaissance painting" on a photo: the camera tags go, the new medium in front
         return DirectEdit(_tidy(cleared.rstrip(" .") + ", " + new), "medium", sure)
+    if new.lower().endswith(" style"):  # "pixar style": one more tag
+        return DirectEdit(add_tag(prompt, new), "medium", True)
     if re.match(r"(?:a|an|the)\s", prompt) and not _title_like(prompt):
         return DirectEdit(_tidy(f"{new} of {prompt}"), "medium", False)
     first = prompt.split()[0] if prompt.split() else ""
@@ -817,10 +842,11 @@ _RULES: list[tuple[str, re.Pattern]] = [(name, re.compile(p, re.I)) for name, p 
     ("swap", r"^what if (it|this|he|she|they) (?:was|were|is|are) (?:a |an |some )?(.+)$"),
     ("restyle", rf"^(?:please )?(?:make|paint|color|colour|turn|change) {_T}(?!(?:the )?(?:it|this|that|everything|image|picture|scene|season|time|weather)\b)(.+?) (?:(?:out of|made of|of|into|to) )?((?:\w+ )*\w+)$"),
     ("flip-time", r"^(?:change|switch|flip|swap) (?:the )?time(?: of day)?(?: around)?$"),
+    ("flip-season", r"^(?:change|switch|flip|swap) (?:the )?season$"),
     ("it", r"^(?:please )?(?:make it|make this|change it to|set it (?:at|in|during)|it should be|should be|"
            r"change the (?:season|time(?: of day)?) to|make the (?:season|time) ?|turn it (?:into )?|have it be)\s*"
            r"(?:a |an |the |in |at |during |)(.+?)$"),
-    ("artist", r"^(?:make it |have it |as if it were |as if |like it was |paint it |painted |done )?(?:by|in the style of) "
+    ("artist", r"^(?:make it |have it |have it be |make it be |let it be |it should be |as if it were |as if |like it was |paint it |painted |done )?(?:by|in the style of) "
                r"(.+?)(?: instead)?$"),
     ("more", r"^(?:please |can you )?(?:make (?:it|this|the image|the picture) |it should (?:be|look) )?(?:look |feel |seem )?"
              r"(?:a bit |a little |slightly |much |even |way )?more ([a-z]+(?: and [a-z]+)?)(?: please| pls| plz)?$"),
@@ -848,6 +874,7 @@ _MOVES = [re.compile(p, re.I) for p in [
     r"^(?:it should|should|it could|it would|it will) (?:be|take place|happen) (?:in|at|on) (.+)$",
     r"^(?:have it |make it )?take place (?:in|at|on) (.+)$",
     r"^(?:in|at) (.+?) instead$",
+    r"^what if (?:it|this|he|she|they) (?:was|were|is|are) (?:in|on|at) (.+)$",
     r"^(?:it'?s|it is) (?:in |at )?(.+)$",
     r"^change (?:it|the (?:place|location|setting|background|scene)) to (.+)$",
 ]]
@@ -887,6 +914,7 @@ def direct_edits(prompt: str, instruction: str) -> list[DirectEdit]:
     text = _fix_verb(re.split(r",\s*(?:just|only|but|and)\b|;", text)[0].strip())
     text = re.sub(r"[\s,]+(?:please|pls|plz|thanks|thank you)$", "", text, flags=re.I).rstrip("?. ")
     text = re.sub(r"\b(?:insted|intead|instaed|isntead|instad|instea)\b", "instead", text, flags=re.I)
+    text = re.sub(r"(?<=\w) w/? (?=\w)", " with ", text)  # "night time w moonlight"
     text = re.sub(r"^(?:please|can (?:you|u)|could (?:you|u)|would you|i want to|i'd like to|let's)\s+", "", text,
                   flags=re.I)
     out: list[DirectEdit] = []
@@ -900,8 +928,19 @@ def direct_edits(prompt: str, instruction: str) -> list[DirectEdit]:
         keep(scene.colors(prompt, text), "colors")
         return out
     feeling = scene.mood_of(text)
+    named = re.match(r"make the ([a-z]+) ", text, re.I)
+    if feeling and named and named.group(1).lower() not in ("scene", "image", "picture", "mood", "atmosphere", "vibe",
+                                                           "place") and not find_np(prompt, named.group(1)):
+        feeling = None  # "make the lighting dull": about a thing the prompt does not name
     if feeling:  # "make it spooky", "happier", "less quiet", "cheer it up"
         keep(scene.mood(prompt, *feeling), "mood")
+        return out
+    it_place = re.match(r"(?:make|turn|change) it(?: into| to)? ([A-Z][\w'’.-]*(?: [A-Z][\w'’.-]*){0,2})$", text)
+    from . import lexicon
+    if it_place and lexicon.is_place_name(it_place.group(1)):  # "make it Mount Fuji": a move
+        edit = scene.move(prompt, it_place.group(1))
+        if edit:
+            keep(edit.text, "move", edit.sure)
         return out
     hit = next(((k, m) for k, m in ((k, p.match(text)) for k, p in enumerate(_MOVES)) if m), None)
     place = hit[1].group(1) if hit else ""
@@ -923,7 +962,7 @@ def direct_edits(prompt: str, instruction: str) -> list[DirectEdit]:
         if name == "add" and re.match(r"(?:it|him|her|them|this|the)\b", m.group(1), re.I):
             break  # "put her in a desert", "put the boy on the ground": a move, left to the models
         if name in ("medium", "bare"):
-            what, _, by = m.group(1).partition(" by ")  # "as an oil painting by Monet"
+            what, _, by = (text if name == "bare" and text.lower().endswith(" style") else m.group(1)).partition(" by ")
             what = re.split(r"\s(?:a|an)\s", " " + what)[-1].strip()  # "make the mural a 3D illustration"
             last = what.split()[-1].lower() if what.split() else ""
             mended = difflib.get_close_matches(last, MEDIUM_HEADS, n=1, cutoff=0.85) if len(last) >= 5 else []
@@ -1018,6 +1057,12 @@ def direct_edits(prompt: str, instruction: str) -> list[DirectEdit]:
             named = who[4:] if who.startswith("the ") and find_np(prompt, who[4:]) else None
             if who.startswith("the ") and not named:
                 break
+            from . import lexicon
+            if who in ("it", "this") and new[:1].isupper() and lexicon.is_place_name(new):  # "make it Mount Fuji"
+                edit = scene.move(prompt, new)
+                if edit:
+                    keep(edit.text, "move", edit.sure)
+                break
             swapped = swap(prompt, new, named, person=who in ("her", "him", "he", "she"))
             if not swapped:
                 continue  # "make it a sunny morning": the time rule's
@@ -1026,6 +1071,12 @@ def direct_edits(prompt: str, instruction: str) -> list[DirectEdit]:
             dark = _TIME_IN_PROMPT.search(prompt)
             want = "day" if dark and (dark.group(1) or "day").lower().replace(" ", "") in _DARK else "night"
             keep(_clear(time_of_day(prompt, want), "day" if want == "day" else "night"), "time")
+        elif name == "flip-season":  # "change the season": to the opposite one
+            now = next((m2.group(2).lower() for m2 in _SEASON_WORD.finditer(prompt) if m2.group(2).lower() in SEASONS
+                        and m2.group(2).lower() not in ("spring", "fall") or m2.group(1) or m2.group(2)[:1].isupper()), None)
+            want = {"spring": "autumn", "summer": "winter", "autumn": "spring", "fall": "spring", "winter": "summer"}.get(
+                now or "", "winter")
+            keep(season(prompt, want), "season")
         elif name == "artist":
             keep(artist(prompt, m.group(1), style="style" in m.group(0).lower()), "artist")
         elif name == "bare-instead":  # "blue instead": the subject's colour
@@ -1040,7 +1091,7 @@ def direct_edits(prompt: str, instruction: str) -> list[DirectEdit]:
                             else None), "weather")
             elif subject and all(_attribute(w) for w in words):
                 keep(restyle(prompt, subject, words), "restyle")
-            elif not all(_attribute(w) for w in words):  # "goats instead"
+            elif not all(_attribute(w) for w in words) and words[0].lower() != "about":  # "goats instead"
                 keep(swap(prompt, m.group(1)), "swap")
         elif name == "more":
             mood = re.sub(r"ier$", "y", m.group(1))  # "creepier": creepy
@@ -1080,7 +1131,8 @@ def direct_edits(prompt: str, instruction: str) -> list[DirectEdit]:
 def _it_rule(prompt: str, what: str, keep) -> bool:
     """Season, time of day, weather or the subject's colour ("make it winter", "make it silver");
     False when `what` is none of them."""
-    what = re.sub(r"\b(night|day) time\b", r"\1time", what.strip())
+    what = re.sub(r"\b(night|day) time\b", r"\1time", re.sub(r"^the\s+(?=day\b|night\b)", "", what.strip()))
+    what = re.sub(r"^(?:look|feel|seem)\s+(?:like\s+)?", "", what)  # "make it look brand new"
     what = re.sub(r"^(?:the\s+)?(?:dead|middle|depths?|heart|height)\s+of\s+(?:the\s+)?|^(?:deep|high|full)\s+(?=winter|summer)",
                   "", what)
     what = re.sub(r"^(winter|summer|spring|autumn|fall)\s*time$", r"\1", what)  # "spring time"
@@ -1129,6 +1181,12 @@ def _it_rule(prompt: str, what: str, keep) -> bool:
         subject = _subject(prompt)
         if subject:
             keep(restyle(prompt, subject, words), "restyle")
+    elif words and " ".join(words) in ("brand new", "new again", "like new"):
+        found = [m for m in re.finditer(r"[\w-]+", prompt) if m.group(0).lower() in CONDITIONS]
+        if not found:
+            return False
+        m = found[0]
+        keep(_tidy(prompt[:m.start()] + _match_case("brand new", m.group(0), prompt) + prompt[m.end():]), "restyle")
     elif words and (all(w in COLORS for w in words) or all(w in MATERIALS for w in words)):
         # a title ("Women's Linen Maxi Dress - Sage Green - Size M", "Ceramic Coffee Mug ... Stoneware"): its
         # colour part or its colour / material words become the new ones

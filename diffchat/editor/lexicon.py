@@ -85,6 +85,16 @@ def is_named_thing(words: str) -> bool:
         s.instance_hypernyms() for s in wn.synsets(words.lower().replace(" ", "_"), "n")))
 
 
+@lru_cache(maxsize=4096)
+def is_noun_only(word: str) -> bool:
+    """'ramen', 'coffee': a noun WordNet knows, never an adjective ('vintage', 'wooden' are)."""
+    wn = wordnet()
+    if wn is None or not word.isascii() or not word.isalpha():
+        return False
+    found = wn.synsets(word.lower())
+    return all(s.pos() == "n" for s in found) and (bool(found) or word.islower())  # unknown "ramen": a noun
+
+
 def is_kind_of(word: str, category: str) -> bool:
     """'seagull' is a kind of 'bird'; 'pigeons' of 'birds'."""
     cats = set(_nouns(category))

@@ -57,7 +57,7 @@ def verify(source: str, instruction: str, candidate: str) -> float:
     (each of the first three a share in [0, 1]; leak 0 or 1)."""
     src, cand, ins = _content(source), _content(candidate), _content(instruction)
     gone_words = targets(instruction) & src
-    new = ins - src - gone_words
+    new = ins - src - targets(instruction)  # "remove the sled" where there is none: a sled is not new content
     untouched = src - ins
     added = len(new & cand) / len(new) if new else 1.0
     gone = len(gone_words - cand) / len(gone_words) if gone_words else 1.0

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from . import lexicon
-from .direct import (DETERMINERS, MEDIUM_HEADS, DirectEdit, _add_phrase, _chunks, _match_case, _title_like, _tidy,
+from .direct import (DETERMINERS, MEDIUM_HEADS, PREPOSITIONS, DirectEdit, _add_phrase, _chunks, _match_case, _title_like, _tidy,
                      _words, add_tag)
 
 # ---------------------------------------------------------------------------------------------- clashes
@@ -109,7 +109,7 @@ _MOOD_WORDS = {**{w: w for w in _CLUSTER}, "happier": "happy", "spookier": "spoo
                "menacing": "menacing", "dramatic": "dramatic"}
 _CLUSTER.update({"dystopian": "scary", "lively": "happy", "menacing": "scary"})
 _MOOD_INSTRUCTION = re.compile(
-    r"^(?:make (?:it|this|her|him|them|everything|the (?:scene|image|picture|mood|atmosphere|vibe|place)) |"
+    r"^(?:make (?:it|this|her|him|them|everything|the [a-z]+) |"
     r"(?:it|she|he|they) should (?:be|look|feel) |give it an? |have it )?(?:(?:look|feel|seem|be) )?"
     r"(?:(?:a bit|a little|slightly|much|even|way|very|really|super|so|more|a lot) )*(less )?([a-z-]+)"
     r"(?: (?:vibes?|mood|feel|feeling|atmosphere|look))?(?: please| pls)?$", re.I)
@@ -149,7 +149,9 @@ def mood(prompt: str, word: str, less: bool = False) -> str | None:
         span = _span(text, m) or _word_span(text, m)
         text = text[:span[0]] + text[span[1]:]
     m = found[0]
-    return _tidy(text[:m.start()] + _match_case(word, m.group(0), prompt) + text[m.end():])
+    new = _match_case(word, m.group(0), prompt)
+    new = new[:1].upper() + new[1:] if m.start() == 0 and m.group(0)[:1].isupper() else new
+    return _tidy(text[:m.start()] + new + text[m.end():])
 
 
 def _word_span(text: str, m: re.Match) -> tuple[int, int]:
@@ -195,6 +197,8 @@ _LOCATIVE = re.compile(r"\b(?:in|at|on|by|near|inside|across|over|under|beside|a
                        + r")\b(?:\s+of\s+(?:the\s+)?[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*)*)?", re.I)
 _PLACE_PARTS = frozenset("""islands island mountains mountain lake river valley desert park national bay coast beach falls
 sea ocean city county state province region peninsula alps""".split())
+_HONORIFICS = frozenset("""princess prince king queen saint lord lady sir duke duchess emperor empress mr mrs ms dr
+president general captain""".split())
 _NOT_PLACE = frozenset("wallpaper wallpapers hd stock photo print art poster image canvas by".split())
 _ON = frozenset("background beach moon mars island street streets surface stage rooftop roof".split())
 
@@ -225,6 +229,13 @@ def move(prompt: str, place: str) -> DirectEdit | None:
             if part and text[part[0]:part[1]].strip() == text[rs:re_]:
                 text = text[:_chunk_cut(text, part)] + text[part[1]:]
         name = prompt[s:e]
+        chunks = _chunks(text)
+        k = next((i for i, (cs, ce) in enumerate(chunks) if cs <= s < ce), 0)
+        if k >= 2 and text[chunks[k][0]:chunks[k][1]].strip() == name and re.fullmatch(
+                r"\s*(?:[A-Z][\w.'’-]*\s?){1,3}", text[chunks[k - 1][0]:chunks[k - 1][1]]):
+            # "…, St Ives, Cornwall": the town before the county goes with it
+            text = text[:chunks[k - 2][1]] + text[chunks[k - 1][1]:]
+            s, e = s - (chunks[k - 1][1] - chunks[k - 2][1]), e - (chunks[k - 1][1] - chunks[k - 2][1])
         text = text[:s] + place + text[e:]
         text = re.sub(rf"\b{re.escape(name)}\b", place, text)  # named again: "… landscapes infrared Iceland"
         return DirectEdit(_tidy(text), "move", True)
@@ -270,14 +281,14 @@ def _named_places(prompt: str) -> list[tuple[int, int]]:
             lower_ok = bool(run) and prompt.islower() and bool(re.search(r"\b(?:in|at|near|from)\s+$",
                                                                          prompt[:run[0].start()]))
             if len(run) < n or not (lower_ok or all(t.group(0)[:1].isupper() for t in run)) or \
-                    run[0].group(0).lower() in DETERMINERS:
-                continue
+                    any(t.group(0).lower() in DETERMINERS | PREPOSITIONS or len(t.group(0)) < 3 for t in run):
+                continue  # not "In" (Indiana) or "Me" (Maine)
             if any(re.search(r"[^ ]", prompt[a.end():b.start()]) for a, b in zip(run, run[1:])):
                 continue
             name = " ".join(t.group(0) for t in run)
             prev = toks[i - 1] if i else None
-            if prev is not None and prev.group(0)[:1].isupper() and not prompt[prev.end():run[0].start()].strip():
-                continue  # "Princess Charlotte": part of a name
+            if prev is not None and prev.group(0).lower() in _HONORIFICS:
+                continue  # "Princess Charlotte": a person
             if lexicon.is_place_name(name):
                 end = i + n
                 while end < len(toks) and toks[end].group(0)[:1].isupper() and not prompt[
