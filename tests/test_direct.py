@@ -405,7 +405,11 @@ def test_colour_words_in_names_stay():
 @pytest.mark.parametrize("prompt, instruction, want", [
     ("Neon-lit ramen shop on a sunny street in Tokyo", "make it a taco stand", "Neon-lit taco stand on a sunny street in Tokyo"),
     ("Queen Elizabeth II waves from the balcony of Buckingham Palace", "make her a penguin",
-     "Penguin waves from the balcony of Buckingham Palace"),
+     "Penguin Queen Elizabeth II waves from the balcony of Buckingham Palace"),
+    ("Barack Obama speaks at a town hall meeting in Denver", "make him a muppet",
+     "Muppet Barack Obama speaks at a town hall meeting in Denver"),
+    ("Fishing Red boats in the harbour at Mousehole, Cornwall, on a calm evening", "move it to Norway",
+     "Fishing Red boats in the harbour at Mousehole, Norway, on a calm evening"),
     ("Astronaut floating above Earth, NASA photo", "what if he was a dog", "Dog floating above Earth, NASA photo"),
     ("Neon Tokyo Street at Night Cyberpunk Wallpaper HD", "move it to Paris", "Neon Paris Street at Night Cyberpunk Wallpaper HD"),
     ("Old fisherman mending his nets on the harbour wall, St Ives, Cornwall", "move him to Venice",
@@ -431,3 +435,18 @@ def test_verifier_does_not_reward_adding_what_was_to_be_removed():
     from diffchat.editor.rerank import verify
     src = "kids building a snow dog in a city park"
     assert verify(src, "remove the sled", src) > verify(src, "remove the sled", "kids building a snow sled in a city park")
+
+
+@pytest.mark.parametrize("prompt, instruction, want", [
+    ("Storm clouds over wheat field, Kansas, June 2016", "remove the storm clouds", "Wheat field, Kansas, June 2016"),
+    ("St. Mark's Basilica, Venice - Canaletto", "by Hundertwasser", "St. Mark's Basilica, Venice - Hundertwasser"),
+    ("Personalized Wooden Cutting Board - Wedding Gift", "make it slate", "Personalized Slate Cutting Board - Wedding Gift"),
+    ("a cow in the highlands", "mkae the cow pink", "a pink cow in the highlands"),
+])
+def test_rule_edits_v8_1(prompt, instruction, want):
+    assert first(prompt, instruction) == want
+
+
+def test_a_photo_credit_is_not_the_medium():
+    (e,) = direct_edits("Serena Williams wins at Wimbledon. (AP Photo/Kirsty Wigglesworth)", "as a marble statue")
+    assert "(AP Photo/Kirsty Wigglesworth)" in e.text and "marble statue" in e.text.lower()

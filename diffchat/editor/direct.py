@@ -50,7 +50,8 @@ _CLASSES = {"color": COLORS, "length": LENGTHS, "size": SIZES, "age": AGES, "nat
 _ADJECTIVE_ENDINGS = ("ent", "ant", "ous", "ful", "less", "ive", "ic", "al", "ish", "y", "ed", "est", "ible", "able")
 MATERIALS = frozenset("""wooden wood stone marble glass metal metallic steel iron gold golden silver velvet leather
 brick concrete plastic paper crystal ice bronze copper silk wool woolen cotton denim bamboo clay ceramic
-porcelain chrome wicker straw stoneware oak walnut pine mahogany cast-iron""".split())
+porcelain chrome wicker straw stoneware oak walnut pine mahogany cast-iron slate granite terracotta resin rattan cork
+felt""".split())
 SEASONS = {"winter": "in winter", "summer": "in summer", "autumn": "in autumn", "fall": "in the fall",
            "spring": "in spring"}
 TIMES = {"night": "at night", "nighttime": "at night", "midnight": "at midnight", "daytime": "during the day",
@@ -260,6 +261,12 @@ def remove(prompt: str, target: str) -> str | None:
             and (not rest or rest[0].group(0).lower() in PREPOSITIONS))):
         cut = re.match(r"\s+and\s+(?=\w+ing\b)", prompt[tail_end:])  # "holding a cup and walking": "and" too
         return _tidy(prompt[:before[-1].start()] + prompt[tail_end + (cut.end() if cut else 0):])
+    if ci == 0 and not [t for t in before if t.group(0).lower() not in DETERMINERS] and len(after) >= 3 and \
+            after[0].group(0).lower() in ("over", "above", "across", "in", "on", "at") and \
+            after[1].group(0).lower() not in PREPOSITIONS:
+        # "Storm clouds over wheat field, Kansas": the place they were over stays, now the subject
+        rest_ = prompt[after[1].start():]
+        return _tidy(prompt[:start] + (rest_[:1].upper() + rest_[1:] if prompt[start:start + 1].isupper() else rest_))
     if len(chunks) > 1:
         if ci == 0 and not before and not after and np_.mod == np_.head:  # the first part is just X
             return _tidy(prompt[chunks[1][0]:])
@@ -474,8 +481,8 @@ def swap_once(prompt: str, new: str, old: str | None = None, person: bool = Fals
     who = next((t for t in _words(prompt) if t.group(0).isalpha() and len(t.group(0)) > 2 and t.group(0).lower()
                 not in _STOP_NOUNS and lexicon.is_person(t.group(0))), None) if person else None
     if span and (who is None or span[0] <= who.start() < span[1]) and not (old and lexicon.is_person(old)):
-        s_, e_ = span  # "Queen Elizabeth II" becomes a penguin
-        return _tidy(prompt[:s_] + _match_case(" ".join(words), prompt[s_:e_], prompt) + prompt[e_:])
+        s_, e_ = span  # "make him a muppet": "Muppet Barack Obama", still him
+        return _tidy(prompt[:s_] + _match_case(" ".join(words), prompt[s_:e_], prompt) + " " + prompt[s_:])
     if person and not (old and lexicon.is_person(old)):  # "make her a penguin": the person, whatever she becomes
         old = next((t.group(0) for t in _words(prompt) if t.group(0).isalpha() and len(t.group(0)) > 2
                     and t.group(0).lower() not in _STOP_NOUNS and lexicon.is_person(t.group(0))), None)
@@ -635,7 +642,7 @@ def artist(prompt: str, name: str, style: bool = False) -> str | None:
                  and not re.search(r"\b(?:painting|photo|photograph|print|art)\b", prompt[s_:e_], re.I)]
         if not named:
             return None
-        s_, e_ = named[0]
+        s_, e_ = named[-1]
         lead = len(prompt[s_:e_]) - len(prompt[s_:e_].lstrip())
         part = re.sub(r"\s*\([^)]*(?:painter|artist|photographer|illustrator|sculptor)[^)]*\)", "", prompt[s_ + lead:e_],
                       flags=re.I)
@@ -674,7 +681,8 @@ def medium(prompt: str, new: str) -> DirectEdit | None:
             return DirectEdit(by, "medium", True)
     # "a Van Gogh painting": an artist's style, not only a medium: a suggestion
     sure = sum(w[:1].isupper() for w in new.split()[:-1]) < 2
-    found = list(_MEDIUM_IN_PROMPT.finditer(prompt))
+    found = [m for m in _MEDIUM_IN_PROMPT.finditer(prompt)
+             if not re.search(r"\([^)]*$", prompt[:m.start()])]  # not "(AP Photo/Kirsty Wigglesworth)"
     if found:
         text = prompt
         for m in reversed(found[1:]):  # other media tags go ("…, digital art, …"); words inside a phrase stay
@@ -899,6 +907,9 @@ def _fix_verb(text: str) -> str:
     from . import lexicon
     first, _, rest = text.partition(" ")
     clipped = any(v.startswith(first.lower()) and len(v) == len(first) + 1 for v in _VERBS)  # "mak"
+    swapped = next((v for v in _VERBS if sorted(v) == sorted(first.lower()) and v != first.lower()), None)
+    if swapped and not lexicon.is_word(first):  # "mkae"
+        return f"{swapped} {rest}"
     if len(first) >= 3 and first.lower() not in _VERBS and (clipped or not lexicon.is_word(first)):  # not "shave"
         close = difflib.get_close_matches(first.lower(), _VERBS, n=1, cutoff=0.8)
         if close:
@@ -1133,6 +1144,8 @@ def _it_rule(prompt: str, what: str, keep) -> bool:
     False when `what` is none of them."""
     what = re.sub(r"\b(night|day) time\b", r"\1time", re.sub(r"^the\s+(?=day\b|night\b)", "", what.strip()))
     what = re.sub(r"^(?:look|feel|seem)\s+(?:like\s+)?", "", what)  # "make it look brand new"
+    what = re.sub(r"^(night|day|winter|summer|autumn|spring|sunset|sunrise|rainy|snowy|foggy|stormy)\s+(?:scene|shot|version|"
+                  r"setting|time)\b", r"\1", what)  # "a night scene with lanterns"
     what = re.sub(r"^(?:the\s+)?(?:dead|middle|depths?|heart|height)\s+of\s+(?:the\s+)?|^(?:deep|high|full)\s+(?=winter|summer)",
                   "", what)
     what = re.sub(r"^(winter|summer|spring|autumn|fall)\s*time$", r"\1", what)  # "spring time"

@@ -118,11 +118,14 @@ def kin(word: str, other: str, distance: int = 5) -> bool:
 
 
 def is_person(word: str) -> bool:
-    """'lady', 'fisherman', 'villain': a kind of person."""
-    return is_kind_of(word, "person")
+    """'lady', 'fisherman', 'villain': a kind of person (by the word's first sense: not 'town')."""
+    wn = wordnet()
+    first = _nouns(word)[:1]
+    return bool(wn is not None and first and wn.synset("person.n.01") in set(
+        first[0].closure(lambda x: x.hypernyms() + x.instance_hypernyms())))
 
 
-def is_place_name(words: str) -> bool:
+def is_place_name(words: str, strict: bool = False) -> bool:
     """A named place WordNet knows ('Tokyo', 'New York', 'Sahara', 'Iceland')."""
     if words.islower():
         words = words.title()  # "in london" in a prompt written in lower case
@@ -130,6 +133,8 @@ def is_place_name(words: str) -> bool:
     if wn is None:
         return False
     places = {wn.synset(n) for n in ("location.n.01", "geological_formation.n.01", "body_of_water.n.01", "land.n.04")}
+    if strict and " " not in words and any(s.pos() in "avsr" for s in wn.synsets(words.lower())):
+        return False  # in a prompt, also an everyday word: "Red" (the Red River), "Reading", "Nice"
     return words.isascii() and any(
         s.instance_hypernyms() and places & set(s.closure(lambda x: x.hypernyms() + x.instance_hypernyms()))
         for s in wn.synsets(words.lower().replace(" ", "_"), "n")[:4])

@@ -289,7 +289,7 @@ def _named_places(prompt: str) -> list[tuple[int, int]]:
             prev = toks[i - 1] if i else None
             if prev is not None and prev.group(0).lower() in _HONORIFICS:
                 continue  # "Princess Charlotte": a person
-            if lexicon.is_place_name(name):
+            if lexicon.is_place_name(name, strict=True):
                 end = i + n
                 while end < len(toks) and toks[end].group(0)[:1].isupper() and not prompt[
                         toks[end - 1].end():toks[end].start()].strip() and (
