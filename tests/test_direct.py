@@ -450,3 +450,22 @@ def test_rule_edits_v8_1(prompt, instruction, want):
 def test_a_photo_credit_is_not_the_medium():
     (e,) = direct_edits("Serena Williams wins at Wimbledon. (AP Photo/Kirsty Wigglesworth)", "as a marble statue")
     assert "(AP Photo/Kirsty Wigglesworth)" in e.text and "marble statue" in e.text.lower()
+
+
+# v9: from round 13's partly/failed edits (fresh9, seen after judging)
+@pytest.mark.parametrize("prompt, instruction, want", [
+    ("Alphonse Mucha - Zodiac, 1896, lithograph", "by Yoshitaka Amano instead", "Yoshitaka Amano - Zodiac, 1896, lithograph"),
+    ("Gustav Klimt - The Kiss (detail)", "what if it was by picasso", "Picasso - The Kiss (detail)"),
+    ("Minimalist Scandinavian Living Room with Grey Sofa", "make it more maximalist", "Maximalist Living Room with Grey Sofa"),
+    ("vaporwave aesthetic palm trees sunset grid retro 80s wallpaper", "make it medieval",
+     "medieval aesthetic palm trees sunset grid wallpaper"),
+    ("Christ of the Ozarks statue, Eureka Springs, Arkansas", "place it in Antarctica", "Christ of the Ozarks statue, Antarctica"),
+    ("Ghost town main street, Bodie State Historic Park, California, black and white", "in color",
+     "Ghost town main street, Bodie State Historic Park, California"),
+    ("Beautiful young woman with freckles - Stock Photo", "make her older, like 70",
+     "Beautiful 70-year-old woman with freckles - Stock Photo"),
+    ("a little girl flying a kite", "make her older", "an elderly woman flying a kite"),
+    ("a man reading a newspaper", "make him older", "an elderly man reading a newspaper"),
+])
+def test_rule_edits_v9(prompt, instruction, want):
+    assert first(prompt, instruction) == want

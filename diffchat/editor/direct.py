@@ -43,7 +43,7 @@ egyptian moroccan african kenyan nigerian ethiopian mexican guatemalan peruvian 
 cuban canadian australian hawaiian mayan aztec inca roman victorian medieval""".split())
 DESIGNS = frozenset("""gothic baroque rococo victorian modern contemporary minimalist minimal rustic industrial
 scandinavian nordic mid-century bohemian boho futuristic retro vintage antique medieval farmhouse traditional zen
-cyberpunk steampunk brutalist""".split())
+cyberpunk steampunk brutalist maximalist vaporwave synthwave 50s 60s 70s 80s 90s""".split())
 CONDITIONS = frozenset("""shiny shining polished gleaming pristine spotless new brand-new rusty rusted worn weathered
 broken abandoned dirty dusty ruined damaged decaying derelict dilapidated crumbling""".split())
 _CLASSES = {"color": COLORS, "length": LENGTHS, "size": SIZES, "age": AGES, "nation": NATIONS, "condition": CONDITIONS}
@@ -639,7 +639,7 @@ def artist(prompt: str, name: str, style: bool = False) -> str | None:
         named = [(s_, e_) for s_, e_ in chunks if len(chunks) > 1 and re.search(r"\s-\s", prompt)
                  and _label(re.sub(r"\([^)]*\)", "", prompt[s_:e_]))
                  and not lexicon.is_place_name(prompt[s_:e_].strip())
-                 and not re.search(r"\b(?:painting|photo|photograph|print|art)\b", prompt[s_:e_], re.I)]
+                 and not any(w.lower() in MEDIUM_HEADS | {"art"} for w in _phrase_words(prompt[s_:e_]))]
         if not named:
             return None
         s_, e_ = named[-1]
@@ -845,6 +845,8 @@ _RULES: list[tuple[str, re.Pattern]] = [(name, re.compile(p, re.I)) for name, p 
     ("instead", r"^(?:make it |make them )?(?:a |an |the )?(.+?),? (?:not|rather than) (?:the |a |an )?(.+?)$"),
     ("replace", rf"^(?:please )?(?:replace|swap|switch|exchange) {_T}(.+?) (?:with|for|by|to) (.+?)$"),
     ("replace", rf"^(?:please )?(?:turn|change|convert|transform|make) {_T}(?!(?:the )?(?:it|this|that|everything|image|picture|scene|season|time|weather)\b)(.+?) (?:into|to|in to) (.+?)$"),
+    ("age", r"^(?:make (?:her|him|them|it|the \w+) )?(older|younger|old|young|elderly)(?:,? (?:like|about|around|aged?) (\d+))?"
+            r"(?: years old)?$"),
     ("swap", r"^(?:make|turn|change) (it|this|her|him|the \w+) (?:into |to )?(?:a |an |some )(.+)$"),
     ("swap", r"^(?:make|turn|change) (them) (?:into |to )?(?:some )?((?:[a-z-]+ ){0,2}[a-z-]+s)$"),
     ("swap", r"^what if (it|this|he|she|they) (?:was|were|is|are) (?:a |an |some )?(.+)$"),
@@ -854,7 +856,7 @@ _RULES: list[tuple[str, re.Pattern]] = [(name, re.compile(p, re.I)) for name, p 
     ("it", r"^(?:please )?(?:make it|make this|change it to|set it (?:at|in|during)|it should be|should be|"
            r"change the (?:season|time(?: of day)?) to|make the (?:season|time) ?|turn it (?:into )?|have it be)\s*"
            r"(?:a |an |the |in |at |during |)(.+?)$"),
-    ("artist", r"^(?:make it |have it |have it be |make it be |let it be |it should be |as if it were |as if |like it was |paint it |painted |done )?(?:by|in the style of) "
+    ("artist", r"^(?:make it |have it |have it be |make it be |let it be |it should be |as if it were |what if it was |what if it were |as if |like it was |paint it |painted |done )?(?:by|in the style of) "
                r"(.+?)(?: instead)?$"),
     ("more", r"^(?:please |can you )?(?:make (?:it|this|the image|the picture) |it should (?:be|look) )?(?:look |feel |seem )?"
              r"(?:a bit |a little |slightly |much |even |way )?more ([a-z]+(?: and [a-z]+)?)(?: please| pls| plz)?$"),
@@ -1082,6 +1084,24 @@ def direct_edits(prompt: str, instruction: str) -> list[DirectEdit]:
             dark = _TIME_IN_PROMPT.search(prompt)
             want = "day" if dark and (dark.group(1) or "day").lower().replace(" ", "") in _DARK else "night"
             keep(_clear(time_of_day(prompt, want), "day" if want == "day" else "night"), "time")
+        elif name == "age":  # "make her older, like 70": the age word replaced, else put before the person
+            older = m.group(1).lower() in ("older", "old", "elderly")
+            new = f"{m.group(2)}-year-old" if m.group(2) else ("elderly" if older else "young")
+            found = [t for t in _words(prompt) if t.group(0).lower() in AGES | {"little", "teenage", "teen", "baby"}]
+            if found:
+                t = found[0]
+                text = prompt[:t.start()] + _match_case(new, t.group(0), prompt) + prompt[t.end():]
+                if older:  # "a little girl" grown old is a woman
+                    grown = {"girl": "woman", "girls": "women", "boy": "man", "boys": "men"}
+                    text = re.sub(r"\b(girls?|boys?)\b", lambda g: _match_case(grown[g.group(1).lower()], g.group(1), prompt),
+                                  text, count=1, flags=re.I)
+                keep(_tidy(text), "restyle")
+            else:
+                from . import lexicon
+                who = next((t for t in _words(prompt) if t.group(0).isalpha() and lexicon.is_person(t.group(0))), None)
+                if who:
+                    keep(_tidy(prompt[:who.start()] + _match_case(new, who.group(0), prompt) + " " + prompt[who.start():]),
+                         "restyle")
         elif name == "flip-season":  # "change the season": to the opposite one
             now = next((m2.group(2).lower() for m2 in _SEASON_WORD.finditer(prompt) if m2.group(2).lower() in SEASONS
                         and m2.group(2).lower() not in ("spring", "fall") or m2.group(1) or m2.group(2)[:1].isupper()), None)
@@ -1104,6 +1124,8 @@ def direct_edits(prompt: str, instruction: str) -> list[DirectEdit]:
                 keep(restyle(prompt, subject, words), "restyle")
             elif not all(_attribute(w) for w in words) and words[0].lower() != "about":  # "goats instead"
                 keep(swap(prompt, m.group(1)), "swap")
+        elif name == "more" and m.group(1).lower() in DESIGNS and _it_rule(prompt, m.group(1).lower(), keep):
+            pass  # "make it more maximalist": the design style rule's
         elif name == "more":
             mood = re.sub(r"ier$", "y", m.group(1))  # "creepier": creepy
             if not find_np(prompt, mood):
@@ -1222,6 +1244,7 @@ def _it_rule(prompt: str, what: str, keep) -> bool:
         else:
             return False
     elif words and len(words) <= 2 and words[-1] in DESIGNS:
+        words = [w for w in words if w not in ("more", "very", "super", "totally")]
         # "make it gothic": the prompt's design style becomes the new one, the other styles go
         found = [m for m in re.finditer(r"[\w-]+", prompt) if m.group(0).lower() in DESIGNS]
         if not found:

@@ -168,9 +168,22 @@ _COLOR_PHRASE = {True: r"(?:soft|muted|pastel|desaturated|faded|washed[- ]out|du
                  False: r"(?:vibrant|vivid|bright|saturated|bold|rich|intense) (?:colou?rs|tones|palette)"}
 
 
+_IN_COLOR = re.compile(r"^(?:in |make it |make it in |full )?colou?r(?:ed)?$|^colou?ri[sz]e(?: it)?$", re.I)
+_MONO = r"black and white|black & white|b&w|b/w|monochrome|monochromatic|grayscale|greyscale|sepia(?: tones?)?"
+
+
 def colors(prompt: str, instruction: str) -> str | None:
     """'make the colors pop': soft/muted colours become vibrant ones (or 'vibrant colors' is added);
     'tone it down': the other way."""
+    if _IN_COLOR.match(instruction.strip()):  # "in color": the black and white goes
+        mono = list(re.finditer(rf"\b(?:{_MONO})\b", prompt, re.I))
+        if not mono:
+            return add_tag(prompt, "full color")
+        text = prompt
+        for m in reversed(mono):
+            span = _span(text, m)
+            text = text[:span[0]] + text[span[1]:] if span else text[:m.start()] + "color" + text[m.end():]
+        return _tidy(text)
     vivid = bool(_VIVID_ASK.match(instruction.strip()))
     if not vivid and not _MUTED_ASK.match(instruction.strip()):
         return None
@@ -196,6 +209,7 @@ _LOCATIVE = re.compile(r"\b(?:in|at|on|by|near|inside|across|over|under|beside|a
                        r"(?:(?:the|a|an|some)\s+)?(?:[\w'’-]+\s+){0,3}?(" + "|".join(sorted(PLACE_NOUNS, key=len, reverse=True))
                        + r")\b(?:\s+of\s+(?:the\s+)?[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*)*)?", re.I)
 _PLACE_PARTS = frozenset("""islands island mountains mountain lake river valley desert park national bay coast beach falls
+springs heights hills
 sea ocean city county state province region peninsula alps""".split())
 _HONORIFICS = frozenset("""princess prince king queen saint lord lady sir duke duchess emperor empress mr mrs ms dr
 president general captain""".split())
@@ -216,6 +230,8 @@ def move(prompt: str, place: str) -> DirectEdit | None:
         place = bare.title()  # "move to bali" -> Bali, "the amazon jungle" -> Amazon Jungle
     proper = place[:1].isupper() and not re.match(r"(?:a|an|the)\s", place, re.I)
     named = _named_places(prompt)
+    later = [(s, e) for s, e in named if not re.search(r"\bof\s+(?:the\s+)?$", prompt[:s])]
+    named = later or named  # "Christ of the Ozarks statue, …, Arkansas": Arkansas is where it is
     if not named and proper:  # "…, St Ives - Photo": a short capitalised part after the subject is its place
         named = [(s + len(prompt[s:e]) - len(prompt[s:e].lstrip()), e) for s, e in _chunks(prompt)[1:]
                  if re.fullmatch(r"\s*(?:[A-Z][\w.'’-]*\s?){1,3}", prompt[s:e]) and not re.search(
