@@ -276,14 +276,12 @@ def test_verifier_penalises_a_repeated_run_of_words():
 def test_rules_without_wordnet_leave_kinds_to_the_models(monkeypatch):
     from diffchat.editor import lexicon
     monkeypatch.setitem(lexicon._state, "wn", None)
-    lexicon._nouns.cache_clear()
-    lexicon._ancestors.cache_clear()
+    lexicon.cache_clear()
     try:
         assert first("2girls, beach, straw hat, seagull", "no birds") is None        # no kinds without WordNet
         assert first("2girls, beach, straw hat, seagull", "no seagull") == "2girls, beach, straw hat"  # the rest works
     finally:
-        lexicon._nouns.cache_clear()
-        lexicon._ancestors.cache_clear()
+        lexicon.cache_clear()
 
 
 # v6: places WordNet knows in any case and as runs, a trailing place part, names, brands, materials,

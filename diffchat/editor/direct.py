@@ -23,6 +23,8 @@ import difflib
 import re
 from dataclasses import dataclass
 
+from . import lexicon
+
 _WORD = re.compile(r"[A-Za-z0-9][\w'’]*(?:-[\w'’]+)*")
 DETERMINERS = frozenset("a an the his her their its my your our some two three four several many".split())
 PREPOSITIONS = frozenset("""of on in at by with and or to for from into onto over under above below behind beside
@@ -382,7 +384,6 @@ def replace(prompt: str, old: str, new: str) -> str | None:
 def _person(prompt: str) -> tuple[int, int] | None:
     """The span of a person's name opening a part ("Chris Hemsworth at the premiere"): two or three
     capitalised words that WordNet does not know as a place."""
-    from . import lexicon
     for s_, e_ in _chunks(prompt):
         m = re.match(r"\s*((?:[A-Z][a-z][\w'’-]*\s){1,2}[A-Z][a-z][\w'’-]*(?:\s(?:II|III|IV|Jr\.?|Sr\.?))?)(?=\W|$)",
                      prompt[s_:e_])
@@ -410,7 +411,6 @@ def kin_word(prompt: str, thing: str, kinds: bool = True) -> str | None:
     """The prompt's first word for a kind of `thing` (WordNet: 'seagull' for 'birds', 'retriever' for
     'dog'); with kinds=False, for a thing of the same close kind ('retriever' for 'husky', 'sheep' for
     'goats', 'girl' for 'lady')."""
-    from . import lexicon
     words = _phrase_words(thing)
     if not words or not words[-1].isalpha():
         return None
@@ -449,26 +449,9 @@ def _swap_kind(prompt: str, old: str, new: str) -> str | None:
 
 
 def swap(prompt: str, new: str, old: str | None = None, person: bool = False) -> str | None:
-    """swap_once() for each time the prompt names the old thing ("Cat Cross Stitch - Cat Lover Gift")."""
-    result = swap_once(prompt, new, old, person)
-    if result is None:
-        return None
-    words = _phrase_words(new)
-    old = old or (words[-1] if find_np(prompt, words[-1]) else kin_word(prompt, new, kinds=False))
-    for _ in range(3):
-        if not old or stem(old) in {stem(w) for w in words} or not re.search(rf"\b{re.escape(old)}\b", result):
-            break
-        again = swap_once(result, new, old, person)
-        if again is None or again == result:
-            break
-        result = again
-    return result
-
-
-def swap_once(prompt: str, new: str, old: str | None = None, person: bool = False) -> str | None:
     """'make it a husky', 'goats instead', 'make her an old lady': the thing of that kind in the prompt
-    (the golden retriever, the sheep, the little girl) becomes the new one; its colour, size and age
-    words go with it."""
+    (the golden retriever, the sheep, the little girl) becomes the new one, each time the prompt names
+    it ("Cat Cross Stitch - Cat Lover Gift")."""
     words = _phrase_words(new)
     last = words[-1].lower() if words else ""
     if not words or last in _NOT_SWAPPED or last in COLORS | MATERIALS | SIZES | AGES | LENGTHS or last in SEASONS or last in TIMES or \
@@ -476,24 +459,34 @@ def swap_once(prompt: str, new: str, old: str | None = None, person: bool = Fals
         return None
     by_kin = not old and not find_np(prompt, words[-1])
     old = old or (words[-1] if not by_kin else kin_word(prompt, new, kinds=False))
-    from . import lexicon
-    span = _person(prompt) if person else None
-    who = next((t for t in _words(prompt) if t.group(0).isalpha() and len(t.group(0)) > 2 and t.group(0).lower()
-                not in _STOP_NOUNS and lexicon.is_person(t.group(0))), None) if person else None
-    if span and (who is None or span[0] <= who.start() < span[1]) and not (old and lexicon.is_person(old)):
-        s_, e_ = span  # "make him a muppet": "Muppet Barack Obama", still him
-        return _tidy(prompt[:s_] + _match_case(" ".join(words), prompt[s_:e_], prompt) + " " + prompt[s_:])
-    if person and not (old and lexicon.is_person(old)):  # "make her a penguin": the person, whatever she becomes
-        old = next((t.group(0) for t in _words(prompt) if t.group(0).isalpha() and len(t.group(0)) > 2
-                    and t.group(0).lower() not in _STOP_NOUNS and lexicon.is_person(t.group(0))), None)
-        if old is None and _person(prompt):
-            s_, e_ = _person(prompt)
-            return _tidy(prompt[:s_] + _match_case(" ".join(words), prompt[s_:e_], prompt) + prompt[e_:])
+    result = _swap_once(prompt, new, words, old, person, by_kin)
+    for _ in range(3):
+        if result is None or not old or stem(old) in {stem(w) for w in words} or not re.search(
+                rf"\b{re.escape(old)}\b", result):
+            break
+        again = _swap_once(result, new, words, old, person, by_kin=False)  # the later mentions: named now
+        if again is None or again == result:
+            break
+        result = again
+    return result
+
+
+def _swap_once(prompt: str, new: str, words: list[str], old: str | None, person: bool, by_kin: bool) -> str | None:
+    """One mention of `old` becomes the new thing (`words`); its colour, size and age words go with it.
+    For "her"/"him", the person: a name keeps itself ("Muppet Barack Obama"), a role word goes."""
+    if person and not (old and lexicon.is_person(old)):
+        span = _person(prompt)
+        who = next((t for t in _words(prompt) if t.group(0).isalpha() and len(t.group(0)) > 2 and t.group(0).lower()
+                    not in _STOP_NOUNS and lexicon.is_person(t.group(0))), None)
+        if span and (who is None or span[0] <= who.start() < span[1]):
+            s_, e_ = span  # "make him a muppet": "Muppet Barack Obama", still him
+            return _tidy(prompt[:s_] + _match_case(" ".join(words), prompt[s_:e_], prompt) + " " + prompt[s_:])
+        old = who.group(0) if who else None  # "make her a penguin": the person, whatever she becomes
     if not old or not find_np(prompt, old):
         return None
     np_ = find_np(prompt, old)
     toks = _words(prompt)
-    chunk_start = max([0] + [e for _, e in [(0, 0)] + [(s_, e_) for s_, e_ in _chunks(prompt)] if e <= toks[np_.mod].start()])
+    chunk_start = max([0] + [e for _, e in _chunks(prompt) if e <= toks[np_.mod].start()])
     first = next((k for k, t in enumerate(toks) if t.start() >= chunk_start), 0)
     same_head = stem(old) == stem(words[-1])
     mods = []
@@ -512,7 +505,6 @@ def swap_once(prompt: str, new: str, old: str | None = None, person: bool = Fals
     measure = re.search(r"\b(?:a |an |the )?(?:bouquet|bunch|pile|stack|basket|bowl|plate|vase) of\s+$", prompt[:start], re.I)
     if measure and not re.match(r"(?:a |an |the |some )", new, re.I):
         start = measure.start()  # "holding a bouquet of wildflowers" -> "holding a balloon"
-        words = _phrase_words(new)
         new_phrase = new.strip() if re.match(r"(?:a|an|the|some|\d+)\s", new.strip(), re.I) or stem(
             words[-1]) != words[-1].lower() else "a " + new.strip()
     else:
@@ -575,9 +567,8 @@ def season(prompt: str, want: str) -> str | None:
     """Every season word becomes `want` ("in summer" -> "in winter", "Spring Desktop Wallpaper" -> "Winter
     ..."; a bare "spring"/"fall" only where it is plainly the season); what clashes with it goes
     (autumn leaves in winter, snow in summer); with no season, `want` is added."""
-    from .scene import clear
     same = {want, "autumn" if want == "fall" else "fall" if want == "autumn" else want}
-    prompt = clear(original := prompt, "autumn" if want == "fall" else want)
+    prompt = scene.clear(original := prompt, "autumn" if want == "fall" else want)
     text, found = prompt, False
     for m in reversed(list(_SEASON_WORD.finditer(prompt))):
         word = m.group(2)
@@ -635,7 +626,6 @@ def artist(prompt: str, name: str, style: bool = False) -> str | None:
         return None
     if not found:
         chunks = _chunks(prompt)  # "Preparation - Isidor Kaufmann (hungarian painter)": the name part
-        from . import lexicon
         named = [(s_, e_) for s_, e_ in chunks if len(chunks) > 1 and re.search(r"\s-\s", prompt)
                  and _label(re.sub(r"\([^)]*\)", "", prompt[s_:e_]))
                  and not lexicon.is_place_name(prompt[s_:e_].strip())
@@ -697,12 +687,10 @@ def medium(prompt: str, new: str) -> DirectEdit | None:
         part = next(((s, e) for s, e in _chunks(text)[1:] if s <= start and end <= e), None)
         if part and len(_words(text[part[0]:part[1]])) - len(_words(m.group(0))) <= 1:  # "food photography"
             start, end = part[0] + len(text[part[0]:part[1]]) - len(text[part[0]:part[1]].lstrip()), part[1]
-        from .scene import clear_media
         done = text[:start] + "\0" + text[end:]
-        done = clear_media(done, new).replace("\0", _match_case(new, m.group(0), prompt))
+        done = scene.clear_media(done, new).replace("\0", _match_case(new, m.group(0), prompt))
         return DirectEdit(_tidy(done), "medium", sure)
-    from .scene import clear_media
-    cleared = clear_media(prompt, new)
+    cleared = scene.clear_media(prompt, new)
     if cleared != prompt:  # "Renaissance painting" on a photo: the camera tags go, the new medium in front
         return DirectEdit(_tidy(cleared.rstrip(" .") + ", " + new), "medium", sure)
     if new.lower().endswith(" style"):  # "pixar style": one more tag
@@ -712,7 +700,6 @@ def medium(prompt: str, new: str) -> DirectEdit | None:
     first = prompt.split()[0] if prompt.split() else ""
     if re.match(r"[A-Z][a-z]+$", first) and not _title_like(prompt) and len(prompt.split()) >= 4 and not re.search(
             r"\s-\s|\|", prompt):  # "Autumn colors framed by ..." -> "Ukiyo-e painting of autumn colors framed by ..."
-        from . import lexicon
         head = first if lexicon.is_name(first) else first.lower()
         return DirectEdit(_tidy(f"{new[:1].upper()}{new[1:]} of {head}{prompt[len(first):]}"), "medium", False)
     sep = " - " if " - " in prompt else ", "
@@ -762,21 +749,23 @@ def _add_phrase(prompt: str, phrase: str) -> str:
 def _label(part: str) -> bool:
     """Is this part of 'A - B' a label rather than the picture's subject: a medium ("Photograph",
     "Painting") or a name ("Claude Monet", "Walter Launt Palmer")?"""
-    from . import lexicon
     words = _phrase_words(part)
     if not words or len(words) > 4:
         return False
-    if len(words) <= 2 and words[-1].lower() in MEDIUM_HEADS | {"exhibition", "wallpaper", "print", "photograph"}:
+    if len(words) <= 2 and words[-1].lower() in MEDIUM_HEADS | {"exhibition", "wallpaper"}:
         return True
     if len(words) == 1:  # "Sorolla"
         return words[0][:1].isupper() and lexicon.is_name(words[0])
     return _name_like(words) and any(lexicon.is_name(w) for w in words)
 
 
+_PARTICLES = frozenset("van de von da del la le".split())  # "Vincent van Gogh", "Leonardo da Vinci"
+
+
 def _name_like(words: list[str]) -> bool:
     return 2 <= len(words) <= 4 and all(
-        (w[:1].isupper() or w in ("van", "de", "von", "da", "del", "la", "le")) and not any(c.isdigit() for c in w)
-        and w.lower() not in (PREPOSITIONS | DETERMINERS) - {"van", "de", "von", "da", "del", "la", "le"} for w in words)
+        (w[:1].isupper() or w in _PARTICLES) and not any(c.isdigit() for c in w)
+        and w.lower() not in (PREPOSITIONS | DETERMINERS) - _PARTICLES for w in words)
 
 
 def _subject_part(first: str, second: str) -> int:
@@ -891,7 +880,6 @@ _MOVES = [re.compile(p, re.I) for p in [
 
 
 def _is_place(phrase: str) -> bool:
-    from . import lexicon, scene
     words = _phrase_words(phrase)
     return bool(words) and (any(w.lower() in scene.PLACE_NOUNS for w in words) or lexicon.is_place_name(
         " ".join(w for w in words if w[:1].isupper())))
@@ -906,7 +894,6 @@ _VERBS = ("remove", "delete", "replace", "change", "make", "turn", "swap", "add"
 
 def _fix_verb(text: str) -> str:
     """'remvoe the fog', 'mak the dress red', 'chnage the season': the command verb's typo mended."""
-    from . import lexicon
     first, _, rest = text.partition(" ")
     clipped = any(v.startswith(first.lower()) and len(v) == len(first) + 1 for v in _VERBS)  # "mak"
     swapped = next((v for v in _VERBS if sorted(v) == sorted(first.lower()) and v != first.lower()), None)
@@ -936,9 +923,13 @@ def direct_edits(prompt: str, instruction: str) -> list[DirectEdit]:
         if result and result.strip() and result.strip() != prompt.strip() and all(o.text != result for o in out):
             out.append(DirectEdit(result, rule, sure))
 
-    from . import scene
-    if scene.colors(prompt, text):  # "make the colors pop"
-        keep(scene.colors(prompt, text), "colors")
+    def keep_edit(edit: DirectEdit | None) -> None:
+        if edit:
+            keep(edit.text, edit.rule, edit.sure)
+
+    recoloured = scene.colors(prompt, text)
+    if recoloured:  # "make the colors pop"
+        keep(recoloured, "colors")
         return out
     feeling = scene.mood_of(text)
     named = re.match(r"make the ([a-z]+) ", text, re.I)
@@ -949,11 +940,9 @@ def direct_edits(prompt: str, instruction: str) -> list[DirectEdit]:
         keep(scene.mood(prompt, *feeling), "mood")
         return out
     it_place = re.match(r"(?:make|turn|change) it(?: into| to)? ([A-Z][\w'’.-]*(?: [A-Z][\w'’.-]*){0,2})$", text)
-    from . import lexicon
     if it_place and lexicon.is_place_name(it_place.group(1)):  # "make it Mount Fuji": a move
         edit = scene.move(prompt, it_place.group(1))
-        if edit:
-            keep(edit.text, "move", edit.sure)
+        keep_edit(edit)
         return out
     hit = next(((k, m) for k, m in ((k, p.match(text)) for k, p in enumerate(_MOVES)) if m), None)
     place = hit[1].group(1) if hit else ""
@@ -964,8 +953,7 @@ def direct_edits(prompt: str, instruction: str) -> list[DirectEdit]:
                 r"(?:[A-Z][\w'’.-]*\s?){1,3}", place.strip(" *\"'"))):
         # "move it to Seoul", "have it be in a swamp", "it's the Gobi"; not "set it on fire"
         edit = scene.move(prompt, re.sub(r"^the\s+(?=[A-Z])", "", place))
-        if edit:
-            keep(edit.text, "move", edit.sure)
+        keep_edit(edit)
         return out
 
     for name, pattern in _RULES:
@@ -984,10 +972,9 @@ def direct_edits(prompt: str, instruction: str) -> list[DirectEdit]:
             if _is_medium(what):
                 edit = medium(prompt, what)
                 if edit and by.strip():  # the artist replaced, or said with the new medium
-                    edit = DirectEdit(artist(edit.text, by), "medium", edit.sure) if edit.sure and artist(
-                        edit.text, by) else medium(prompt, f"{what} by {by.strip()}")
-                if edit:
-                    keep(edit.text, "medium", edit.sure)
+                    by_new = artist(edit.text, by) if edit.sure else None
+                    edit = DirectEdit(by_new, "medium", edit.sure) if by_new else medium(prompt, f"{what} by {by.strip()}")
+                keep_edit(edit)
                 break
             if name == "bare":
                 if not _it_rule(prompt, m.group(1).lower(), keep) and re.match(
@@ -1023,16 +1010,16 @@ def direct_edits(prompt: str, instruction: str) -> list[DirectEdit]:
             ws_new, ws_old = _weather_stem(new.split()[-1]), _weather_stem(old.split()[-1])
             if _is_medium(new) and not re.search(rf"\b{re.escape(new)}\b", prompt, re.I):  # "oil painting not digital"
                 edit = medium(prompt, new)
-                if edit:
-                    keep(edit.text, "medium", edit.sure)
+                keep_edit(edit)
             elif ws_new and ws_old:
                 keep(weather(prompt, ws_new, ws_old), "weather")
             else:
                 keep(replace_all(prompt, old, new) or _swap_kind(prompt, old, new), "replace")
         elif name == "replace":
             old, new = m.group(1), m.group(2)
-            if old.lower() in ("him", "her", "he", "she") and _person(prompt):  # "swap him for Danny DeVito"
-                s_, e_ = _person(prompt)
+            span = _person(prompt) if old.lower() in ("him", "her", "he", "she") else None
+            if span:  # "swap him for Danny DeVito"
+                s_, e_ = span
                 keep(_tidy(prompt[:s_] + _match_case(new, prompt[s_:e_], prompt) + prompt[e_:]), "replace")
                 break
             words = _phrase_words(new)
@@ -1061,7 +1048,6 @@ def direct_edits(prompt: str, instruction: str) -> list[DirectEdit]:
             if not _it_rule(prompt, m.group(1).lower(), keep):
                 continue  # "make it creepier": maybe another rule's
         elif name == "wear":  # "wear a wizard robe": with the person
-            from . import lexicon
             if m.group(0).lower().startswith("put") and not lexicon.is_kind_of(m.group(1).split()[-1], "clothing"):
                 continue  # "put them in Rome": a move
             keep(add(prompt, "wearing " + m.group(1)), "add", sure=False)
@@ -1070,11 +1056,9 @@ def direct_edits(prompt: str, instruction: str) -> list[DirectEdit]:
             named = who[4:] if who.startswith("the ") and find_np(prompt, who[4:]) else None
             if who.startswith("the ") and not named:
                 break
-            from . import lexicon
             if who in ("it", "this") and new[:1].isupper() and lexicon.is_place_name(new):  # "make it Mount Fuji"
                 edit = scene.move(prompt, new)
-                if edit:
-                    keep(edit.text, "move", edit.sure)
+                keep_edit(edit)
                 break
             swapped = swap(prompt, new, named, person=who in ("her", "him", "he", "she"))
             if not swapped:
@@ -1097,7 +1081,6 @@ def direct_edits(prompt: str, instruction: str) -> list[DirectEdit]:
                                   text, count=1, flags=re.I)
                 keep(_tidy(text), "restyle")
             else:
-                from . import lexicon
                 who = next((t for t in _words(prompt) if t.group(0).isalpha() and lexicon.is_person(t.group(0))), None)
                 if who:
                     keep(_tidy(prompt[:who.start()] + _match_case(new, who.group(0), prompt) + " " + prompt[who.start():]),
@@ -1115,8 +1098,7 @@ def direct_edits(prompt: str, instruction: str) -> list[DirectEdit]:
             subject = _subject(prompt)
             if _is_medium(m.group(1)):  # "realistic photo instead"
                 edit = medium(prompt, m.group(1))
-                if edit:
-                    keep(edit.text, "medium", edit.sure)
+                keep_edit(edit)
             elif len(words) == 1 and _weather_stem(words[0]):  # "foggy instead"
                 keep(_clear(weather(prompt, _weather_stem(words[0])), "sun" if _weather_stem(words[0]) == "sun"
                             else None), "weather")
@@ -1229,7 +1211,6 @@ def _it_rule(prompt: str, what: str, keep) -> bool:
         new = _match_case(" ".join(words), prompt.split()[0], prompt)
         part = next(((s_, e_) for s_, e_ in _chunks(prompt)[1:] if 1 <= len(prompt[s_:e_].split()) <= 3
                      and prompt[s_:e_].split()[-1].lower() in kind), None) if kind is COLORS else None
-        from . import lexicon
         found = [m for m in re.finditer(r"[\w-]+", prompt) if m.group(0).lower() in kind and not lexicon.is_named_thing(
             m.group(0) + " " + (re.match(r"\s*([\w-]*)", prompt[m.end():]).group(1)))]  # not "Golden Gate"
         if part:
@@ -1261,8 +1242,7 @@ def _it_rule(prompt: str, what: str, keep) -> bool:
 
 
 def _clear(text: str | None, kind: str | None) -> str | None:
-    from .scene import clear
-    return clear(text, kind) if text and kind else text
+    return scene.clear(text, kind) if text and kind else text
 
 
 def _subject(prompt: str) -> str | None:
@@ -1286,3 +1266,8 @@ def _remove_weather(prompt: str, s: str) -> str | None:
         if new != prompt:
             return _tidy(new)
     return None
+
+
+# scene.py builds on this module's phrase helpers, and this module's rules call its clashes, moods and moves:
+# imported last, once every name above exists
+from . import scene  # noqa: E402

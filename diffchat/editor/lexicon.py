@@ -29,6 +29,13 @@ def wordnet():
         return _state["wn"]
 
 
+def cache_clear() -> None:
+    """Forget every answer (after WordNet was swapped or removed, as tests do)."""
+    for f in (_nouns, _synset_ancestors, _ancestors, is_word, is_name, is_named_thing, is_noun_only, _places,
+              is_place_name):
+        f.cache_clear()
+
+
 def warm_up() -> None:
     """Load WordNet in the background so the first edit that needs it does not wait."""
     threading.Thread(target=wordnet, daemon=True).start()
@@ -43,12 +50,19 @@ def _nouns(word: str) -> tuple:
     return tuple(s for s in wn.synsets(word.lower().replace(" ", "_"), "n")[:4] if not s.instance_hypernyms())
 
 
+def _up(synset) -> list:
+    return synset.hypernyms() + synset.instance_hypernyms()
+
+
+@lru_cache(maxsize=8192)
+def _synset_ancestors(synset) -> frozenset:
+    """Every kind the synset is (or, for a name like Tokyo, is an instance of), transitively."""
+    return frozenset(synset.closure(_up))
+
+
 @lru_cache(maxsize=4096)
 def _ancestors(word: str) -> frozenset:
-    found = set()
-    for s in _nouns(word):
-        found |= set(s.closure(lambda x: x.hypernyms() + x.instance_hypernyms()))
-    return frozenset(found)
+    return frozenset().union(*(_synset_ancestors(s) for s in _nouns(word)))
 
 
 # categories too broad to make two words kin ("a dog and a cat are both animals": not the same thing)
@@ -121,10 +135,17 @@ def is_person(word: str) -> bool:
     """'lady', 'fisherman', 'villain': a kind of person (by the word's first sense: not 'town')."""
     wn = wordnet()
     first = _nouns(word)[:1]
-    return bool(wn is not None and first and wn.synset("person.n.01") in set(
-        first[0].closure(lambda x: x.hypernyms() + x.instance_hypernyms())))
+    return bool(wn is not None and first and wn.synset("person.n.01") in _synset_ancestors(first[0]))
 
 
+@lru_cache(maxsize=1)
+def _places() -> frozenset:
+    wn = wordnet()
+    return frozenset(wn.synset(n) for n in ("location.n.01", "geological_formation.n.01", "body_of_water.n.01",
+                                            "land.n.04"))
+
+
+@lru_cache(maxsize=8192)
 def is_place_name(words: str, strict: bool = False) -> bool:
     """A named place WordNet knows ('Tokyo', 'New York', 'Sahara', 'Iceland')."""
     if words.islower():
@@ -132,9 +153,7 @@ def is_place_name(words: str, strict: bool = False) -> bool:
     wn = wordnet()
     if wn is None:
         return False
-    places = {wn.synset(n) for n in ("location.n.01", "geological_formation.n.01", "body_of_water.n.01", "land.n.04")}
     if strict and " " not in words and any(s.pos() in "avsr" for s in wn.synsets(words.lower())):
         return False  # in a prompt, also an everyday word: "Red" (the Red River), "Reading", "Nice"
-    return words.isascii() and any(
-        s.instance_hypernyms() and places & set(s.closure(lambda x: x.hypernyms() + x.instance_hypernyms()))
-        for s in wn.synsets(words.lower().replace(" ", "_"), "n")[:4])
+    return words.isascii() and any(s.instance_hypernyms() and _places() & _synset_ancestors(s)
+                                   for s in wn.synsets(words.lower().replace(" ", "_"), "n")[:4])

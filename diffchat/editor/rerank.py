@@ -24,7 +24,7 @@ _STOP = frozenset("""a an the of on in at by with and or to for from it its this
 some more less very much it's them their his her him she he they there here now please just also so
 like than then out off up down over under all any no not without get rid take lose drop pls plz can could you
 would want way bit little slightly look looks feel seem around near next behind beside through across along
-inside outside above below between against toward towards onto""".split())
+inside outside above below between against toward towards""".split())
 _TARGET = [  # what an instruction replaces or removes
     re.compile(r"\b(?:turn|change|convert|transform|make)\s+(?:the\s+|a\s+|an\s+|his\s+|her\s+)?(.+?)\s+(?:into|to)\b"),
     re.compile(r"\b(?:replace|swap)\s+(?:the\s+|a\s+|an\s+)?(.+?)\s+(?:with|for|by)\b"),

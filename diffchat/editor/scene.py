@@ -54,8 +54,8 @@ def _span(text: str, m: re.Match) -> tuple[int, int] | None:
             lead = re.match(r"\s*(?:and\s+|with\s+)?(?:(?:a|an|the|some|lots of)\s+)?", part).end()
             if re.fullmatch(r"[\s.]*", text[m.end():e]) and s + lead >= m.start() - 1:
                 return (s, e) if s > 0 else (s, min(len(text), e + 1))  # the whole part
-            if len(words) and re.search(rf"\bwith\s+(?:\w+\s+)?$", text[s:m.start()]):
-                w = re.search(r"\s*\bwith\s+(?:\w+\s+)?$", text[s:m.start()])
+            w = re.search(r"\s*\bwith\s+(?:\w+\s+)?$", text[s:m.start()])
+            if words and w:  # "large windows with raindrops"
                 return s + w.start(), m.end()
             word = m.group(0).lower()
             if word in _ADJECTIVES and re.match(r"\s+\w", text[m.end():e]):
@@ -68,7 +68,7 @@ def _span(text: str, m: re.Match) -> tuple[int, int] | None:
 
 PAINTED = ("paint", "sketch", "draw", "illustrat", "watercolo", "anime", "cartoon", "pixel", "glass", "mosaic",
            "print", "comic", "manga", "mural", "pastel", "charcoal", "ink", "fresco", "tapestry", "woodcut", "ukiyo",
-           "style", "art", "cut", "bust", "sculpt", "statue", "lego", "clay", "poster", "tapestry", "embroider")
+           "style", "art", "cut", "bust", "sculpt", "statue", "lego", "clay", "poster", "embroider")
 
 
 def clear_media(prompt: str, new: str) -> str:
@@ -104,7 +104,7 @@ _LESS = {"calm": "lively", "happy": "melancholic", "sad": "cheerful", "scary": "
          "angry": "calm", "dull": "dramatic", "epic": "calm", "utopian": "dystopian"}
 _MOOD_WORDS = {**{w: w for w in _CLUSTER}, "happier": "happy", "spookier": "spooky", "creepier": "creepy",
                "scarier": "scary", "angrier": "angry", "sadder": "sad", "lonelier": "lonely", "cuter": "cute",
-               "calmer": "calm", "quieter": "quiet", "gloomier": "gloomy", "eerier": "eerie", "lonelier": "lonely",
+               "calmer": "calm", "quieter": "quiet", "gloomier": "gloomy", "eerier": "eerie",
                "cheer": "cheerful", "dystopian": "dystopian", "lively": "lively", "livelier": "lively",
                "menacing": "menacing", "dramatic": "dramatic"}
 _CLUSTER.update({"dystopian": "scary", "lively": "happy", "menacing": "scary"})
@@ -214,6 +214,7 @@ sea ocean city county state province region peninsula alps""".split())
 _HONORIFICS = frozenset("""princess prince king queen saint lord lady sir duke duchess emperor empress mr mrs ms dr
 president general captain""".split())
 _NOT_PLACE = frozenset("wallpaper wallpapers hd stock photo print art poster image canvas by".split())
+_CAPITALISED_PART = re.compile(r"\s*(?:[A-Z][\w.'’-]*\s?){1,3}")  # "St Ives", "Cornwall"
 _ON = frozenset("background beach moon mars island street streets surface stage rooftop roof".split())
 
 
@@ -234,7 +235,7 @@ def move(prompt: str, place: str) -> DirectEdit | None:
     named = later or named  # "Christ of the Ozarks statue, …, Arkansas": Arkansas is where it is
     if not named and proper:  # "…, St Ives - Photo": a short capitalised part after the subject is its place
         named = [(s + len(prompt[s:e]) - len(prompt[s:e].lstrip()), e) for s, e in _chunks(prompt)[1:]
-                 if re.fullmatch(r"\s*(?:[A-Z][\w.'’-]*\s?){1,3}", prompt[s:e]) and not re.search(
+                 if _CAPITALISED_PART.fullmatch(prompt[s:e]) and not re.search(
                      r"\b(?:by|Photo|Stock|Wallpaper|HD|Print|Art|Painting|Poster|Image)\b", prompt[s:e])
                  and not any(w.lower() in MEDIUM_HEADS for w in prompt[s:e].split())][:1]
     if named and proper:
@@ -247,8 +248,8 @@ def move(prompt: str, place: str) -> DirectEdit | None:
         name = prompt[s:e]
         chunks = _chunks(text)
         k = next((i for i, (cs, ce) in enumerate(chunks) if cs <= s < ce), 0)
-        if k >= 2 and text[chunks[k][0]:chunks[k][1]].strip() == name and re.fullmatch(
-                r"\s*(?:[A-Z][\w.'’-]*\s?){1,3}", text[chunks[k - 1][0]:chunks[k - 1][1]]):
+        if k >= 2 and text[chunks[k][0]:chunks[k][1]].strip() == name and _CAPITALISED_PART.fullmatch(
+                text[chunks[k - 1][0]:chunks[k - 1][1]]):
             # "…, St Ives, Cornwall": the town before the county goes with it
             text = text[:chunks[k - 2][1]] + text[chunks[k - 1][1]:]
             s, e = s - (chunks[k - 1][1] - chunks[k - 2][1]), e - (chunks[k - 1][1] - chunks[k - 2][1])

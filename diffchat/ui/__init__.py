@@ -47,9 +47,7 @@ class AppConfig:
 
 
 def editor_loader(spec: str | None, runtime: str = "auto", device: str | None = None) -> BackgroundLoader:
-    from ..editor import load_editor
-
-    from ..editor import lexicon
+    from ..editor import lexicon, load_editor
 
     def load():
         editor = load_editor(spec, runtime=runtime, **kwargs)
