@@ -53,17 +53,26 @@ def test_whiten_and_kl_controller():
 @pytest.fixture(scope="module")
 def word_lm(tmp_path_factory):
     """A tiny random Llama with a word-level tokenizer, saved and loaded back through from_pretrained."""
+    return make_word_lm(tmp_path_factory.mktemp("word-lm"), WORDS)
+
+
+@pytest.fixture(scope="module")
+def script_lm(tmp_path_factory):
+    """The same, with the edit scripts' '=>' and '&&' in its vocabulary."""
+    return make_word_lm(tmp_path_factory.mktemp("script-lm"), WORDS + ["=>", "&&"])
+
+
+def make_word_lm(folder, words):
     from tokenizers import Tokenizer, models, pre_tokenizers
     from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-    vocab = {w: i for i, w in enumerate(["<pad>", "<eos>", "[UNK]"] + WORDS)}
+    vocab = {w: i for i, w in enumerate(["<pad>", "<eos>", "[UNK]"] + words)}
     tok = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
     tok.pre_tokenizer = pre_tokenizers.Whitespace()
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", eos_token="<eos>", unk_token="[UNK]")
     torch.manual_seed(0)
     config = LlamaConfig(vocab_size=len(vocab), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
                          num_attention_heads=4, num_key_value_heads=4, pad_token_id=0, eos_token_id=1, bos_token_id=None)
-    folder = tmp_path_factory.mktemp("word-lm")
     LlamaForCausalLM(config).save_pretrained(folder)
     fast.save_pretrained(folder)
     return lambda: (AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32), AutoTokenizer.from_pretrained(folder))
@@ -161,6 +170,34 @@ def test_prefix_ci_scores_partial_outputs(word_lm, tmp_path):
     assert ci[3].item() == pytest.approx(ci_score(row.source, row.instruction, row.target, "a red cat"))
     assert ci[len(resp) - 1].item() == pytest.approx(1.0)
     assert ci[len(resp)].item() == 0.0  # padding
+
+
+def test_script_template_rewards_the_applied_script(script_lm, tmp_path):
+    """An edit-script policy (template 'script') is scored on the prompt its script makes."""
+    from diffchat.editor.edit_script import apply_script
+    from diffchat.scoring.ci import ci_score
+    from train.ppo import Trajectory
+
+    policy, tok = script_lm()
+    cfg = small_cfg(tmp_path, adm_negative=True, negative_rate=1.0)
+    trainer = PPOTrainer(cfg, policy, tok, red_reward, ROWS, template="script")
+    row, eos = ROWS[0], tok.eos_token_id
+    script = tok(" cat => red cat", add_special_tokens=False)["input_ids"] + [eos]
+    assert trainer._output(row, script) == "a red cat in a house"
+    assert trainer._output(row, tok(" red red", add_special_tokens=False)["input_ids"]) == ""  # no script
+    assert trainer._output(row, tok(" dog => red", add_special_tokens=False)["input_ids"]) == ""  # no 'dog'
+    two = tok(" cat => red cat && house => tree", add_special_tokens=False)["input_ids"]
+    assert trainer._output(row, two[:6], partial=True) == "a red cat in a house"  # the finished part
+    assert trainer._output(row, two[:1], partial=True) == row.source  # "cat": no replacement yet
+    ci = trainer.prefix_ci([Trajectory(row, [3], script)], len(script))[0]
+    assert ci[1].item() == pytest.approx(ci_score(row.source, row.instruction, row.target, row.source))
+    assert ci[len(script) - 1].item() == pytest.approx(1.0)
+    negs = [t for t in trainer.rollout(0) if t.negative]
+    assert negs
+    for t in negs:  # ADM- negatives are written as scripts to the perturbed target
+        written = trainer._decode(t.response)
+        assert "=>" in written and t.text == apply_script(t.row.source, written) and t.text != t.row.target
+    trainer.step()
 
 
 def test_resume_reproduces_the_uninterrupted_run(word_lm, tmp_path):

@@ -75,6 +75,8 @@ def test_best_spec_loads_both_models(tiny_lm_dir, tmp_path):
     assert isinstance(editor, RerankedEditor) and editor.writer.template == "script"
     assert editor.judge.template == "diffchat" and editor.device.type == "cpu"
     assert isinstance(editor.edit_batch([PAIR], progress=False, max_new_tokens=6)[0], str)
+    plus = load_editor(f"best:{script}+{tiny_lm_dir}", runtime="transformers")  # for comma-separated lists
+    assert plus.writer.template == "script" and plus.judge.template == "diffchat" and plus.rules
     with pytest.raises(Exception, match="two editors"):
         load_editor(f"best:{script}")
 

@@ -306,6 +306,29 @@ class PPOTrainer:
 
         return clean_output(self.tokenizer.decode(ids, skip_special_tokens=True))
 
+    def _output(self, row, ids: list[int], partial: bool = False) -> str:
+        """The prompt a response stands for, which the reward scores: the text itself, or for an edit
+        script the source with the script applied ('' when it cannot be; for a partial script, the
+        source with as much of the script as applies: all of it, its finished replacements, or none)."""
+        text = self._decode(ids)
+        if self.template != "script":
+            return text
+        from diffchat.editor.edit_script import SEP, apply_script
+
+        applied = apply_script(row.source, text) if text else None
+        if partial and applied is None:
+            done = text.rpartition(SEP.strip())[0]
+            applied = (apply_script(row.source, done) if done.strip() else None) or row.source
+        return applied or ""
+
+    def _response_text(self, row, target: str) -> str:
+        """What the model would write for `target`: the prompt, or the edit script to it."""
+        if self.template != "script":
+            return target
+        from diffchat.editor.edit_script import diff_script
+
+        return diff_script(row.source, target)
+
     def _batch_rows(self, step: int) -> list:
         P, B = self.acc.num_processes, self.cfg.batch_size
         start = (step * P + self.acc.process_index) * B
@@ -339,15 +362,18 @@ class PPOTrainer:
     def rollout(self, step: int) -> list[Trajectory]:
         rows = self._batch_rows(step)
         queries = [self._encode_query(r) for r in rows]
-        trajs = [Trajectory(r, q, resp, self._decode(resp))
+        trajs = [Trajectory(r, q, resp, self._output(r, resp))
                  for r, q, resp in zip(rows, queries, self.generate(queries, self._seed(step)))]
         if self.negatives is not None:  # ADM-: perturbed targets as extra off-policy trajectories
             rng = random.Random(self._seed(step))
             eos = self.tokenizer.eos_token_id
             for i, neg in self.negatives.sample([r.target for r in rows], rng):
-                resp = self.tokenizer(" " + neg.text, add_special_tokens=False)["input_ids"]
+                text = self._response_text(rows[i], neg.text)
+                if not text:  # the perturbation undid the edit: no script to write
+                    continue
+                resp = self.tokenizer(" " + text, add_special_tokens=False)["input_ids"]
                 resp = resp[: self.cfg.max_new_tokens - 1] + [eos]
-                trajs.append(Trajectory(rows[i], queries[i], resp, self._decode(resp), negative=True))
+                trajs.append(Trajectory(rows[i], queries[i], resp, self._output(rows[i], resp), negative=True))
         self._score(trajs)
         return trajs
 
@@ -373,7 +399,7 @@ class PPOTrainer:
         out = torch.zeros(len(trajs), width)
         for b, t in enumerate(trajs):
             for k in range(len(t.response)):
-                text = self._decode(t.response[:k])
+                text = self._output(t.row, t.response[:k], partial=True)
                 out[b, k] = ci_score(t.row.source, t.row.instruction, t.row.target, text) if text else 0.0
         return out
 

@@ -22,7 +22,7 @@ def load_editor(spec: str | None = None, *, runtime: str | None = None, quantiza
     spec: None / "default": the shipped DiffChat editor (the edit-script model's, the rewrite model's and
     the rules' candidates, the best picked: rerank.py, direct.py); "models": the same without the rules;
     "rewrite" / "script": either shipped adapter alone on the
-    embedded base; "best:SCRIPT,REWRITE": that pairing of any two specs; "base": the embedded base,
+    embedded base; "best:SCRIPT+REWRITE" the same pairing where commas separate something else; "best:SCRIPT,REWRITE": that pairing of any two specs; "base": the embedded base,
     zero-shot; "openai:MODEL": an OpenAI-compatible endpoint; a path to a .gguf file; a LoRA adapter
     folder; a model folder; or a Hub id.
     runtime: "auto" (default; $DIFFCHAT_EDITOR_RUNTIME overrides): CTranslate2 on a CPU, transformers
@@ -45,12 +45,14 @@ def load_editor(spec: str | None = None, *, runtime: str | None = None, quantiza
         editor.name = (f"DiffChat v2 on SmolLM2-135M (edit scripts + rewrite{' + rules' if editor.rules else ''}, "
                        f"best of {editor.n + 1})")
         return editor
-    if spec.startswith("best:"):  # best:SCRIPT_MODEL,REWRITE_MODEL
+    if spec.startswith("best:"):  # best:SCRIPT_MODEL,REWRITE_MODEL (or best:A+B inside comma-separated lists)
         from .rerank import RerankedEditor
 
-        writer, _, judge = spec[len("best:"):].partition(",")
+        pair = spec[len("best:"):]
+        writer, _, judge = pair.partition("," if "," in pair else "+")
         if not judge:
-            raise InvalidInput("best: takes two editors, the edit-script model and the rewrite model: best:A,B")
+            raise InvalidInput("best: takes two editors, the edit-script model and the rewrite model: best:A,B "
+                               "(or best:A+B)")
         # On CTranslate2 the two models decode at once: half the threads (all cores, at most 8) each.
         each = min(4, max(1, (threads or cpu_cores()) // 2)) if pick_runtime(runtime, kwargs) == "ctranslate2" \
             else threads
