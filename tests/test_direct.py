@@ -467,3 +467,19 @@ def test_a_photo_credit_is_not_the_medium():
 ])
 def test_rule_edits_v9(prompt, instruction, want):
     assert first(prompt, instruction) == want
+
+
+# v10: from round 14's partly/failed edits (fresh10, seen after judging)
+@pytest.mark.parametrize("prompt, instruction, want", [
+    ("Vintage Brass Telescope on Wooden Tripod - Nautical Decor - Free Shipping", "make it silver",
+     "Vintage Silver Telescope on Wooden Tripod - Nautical Decor - Free Shipping"),
+    ("Frozen waterfall in Iceland", "make it summer", "Waterfall in Iceland in summer"),
+    ("a red barn in a wheat field under a stormy sky, oil painting, impasto, thick brushstrokes, by Van Gogh, masterpiece",
+     "turn into a photo", "a red barn in a wheat field under a stormy sky, photo, by Van Gogh, masterpiece"),
+    ("Ballerina tying her pointe shoes, black and white photography", "make it colorful",
+     "Ballerina tying her pointe shoes, colorful photography"),
+    ("an orange cat sitting on a porch with some rain", "put it on a boat instead", "an orange cat sitting in a boat with some rain"),
+    ("portrait of an old fisherman", "make him younger", "portrait of a young fisherman"),
+])
+def test_rule_edits_v10(prompt, instruction, want):
+    assert first(prompt, instruction) == want

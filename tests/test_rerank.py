@@ -29,6 +29,14 @@ def test_verify_prefers_the_substitution_that_keeps_the_rest():
         verify("a tree by a river", "make it winter", "a winter tree")
 
 
+def test_verify_knows_word_forms_and_doubled_words():
+    src = "portrait of an old fisherman"
+    assert verify(src, "make him younger", "portrait of a young fisherman") >= 2.0  # "young" says "younger"
+    assert verify("a cat", "make it snowy", "a cat in the snow") == verify("a cat", "make it snowy", "a snowy cat")
+    assert verify("a blue car", "vintage", "vintage vintage blue car") < verify("a blue car", "vintage", "vintage blue car")
+    assert verify("a car", "add a cart", "a car") < verify("a car", "add a cart", "a car and a cart")  # 3 letters: not a form
+
+
 class Fake:
     runtime, template, load_seconds, name = "fake", "fake", 0.0, "fake"
 

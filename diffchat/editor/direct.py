@@ -53,7 +53,7 @@ _ADJECTIVE_ENDINGS = ("ent", "ant", "ous", "ful", "less", "ive", "ic", "al", "is
 MATERIALS = frozenset("""wooden wood stone marble glass metal metallic steel iron gold golden silver velvet leather
 brick concrete plastic paper crystal ice bronze copper silk wool woolen cotton denim bamboo clay ceramic
 porcelain chrome wicker straw stoneware oak walnut pine mahogany cast-iron slate granite terracotta resin rattan cork
-felt""".split())
+felt brass pewter tin aluminum aluminium titanium""".split())
 SEASONS = {"winter": "in winter", "summer": "in summer", "autumn": "in autumn", "fall": "in the fall",
            "spring": "in spring"}
 TIMES = {"night": "at night", "nighttime": "at night", "midnight": "at midnight", "daytime": "during the day",
@@ -952,6 +952,7 @@ def direct_edits(prompt: str, instruction: str) -> list[DirectEdit]:
             (hit[0] < 2 and not re.match(r"set\b", text, re.I)) or _is_place(place) or re.fullmatch(
                 r"(?:[A-Z][\w'’.-]*\s?){1,3}", place.strip(" *\"'"))):
         # "move it to Seoul", "have it be in a swamp", "it's the Gobi"; not "set it on fire"
+        place = re.sub(r"[\s,]+instead$", "", place, flags=re.I)  # "put it on a boat instead"
         edit = scene.move(prompt, re.sub(r"^the\s+(?=[A-Z])", "", place))
         keep_edit(edit)
         return out
@@ -1211,8 +1212,12 @@ def _it_rule(prompt: str, what: str, keep) -> bool:
         new = _match_case(" ".join(words), prompt.split()[0], prompt)
         part = next(((s_, e_) for s_, e_ in _chunks(prompt)[1:] if 1 <= len(prompt[s_:e_].split()) <= 3
                      and prompt[s_:e_].split()[-1].lower() in kind), None) if kind is COLORS else None
-        found = [m for m in re.finditer(r"[\w-]+", prompt) if m.group(0).lower() in kind and not lexicon.is_named_thing(
-            m.group(0) + " " + (re.match(r"\s*([\w-]*)", prompt[m.end():]).group(1)))]  # not "Golden Gate"
+        def found_in(kind):
+            return [m for m in re.finditer(r"[\w-]+", prompt) if m.group(0).lower() in kind and not lexicon.is_named_thing(
+                m.group(0) + " " + (re.match(r"\s*([\w-]*)", prompt[m.end():]).group(1)))]  # not "Golden Gate"
+        found = found_in(kind)
+        if not part and not found and kind is COLORS and all(w in MATERIALS for w in words):
+            found = found_in(MATERIALS)  # "make it silver": the brass telescope
         if part:
             lead = len(prompt[part[0]:part[1]]) - len(prompt[part[0]:part[1]].lstrip())
             keep(_tidy(prompt[:part[0] + lead] + new + prompt[part[1]:]), "restyle")

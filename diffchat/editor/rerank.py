@@ -59,16 +59,26 @@ def verify(source: str, instruction: str, candidate: str) -> float:
     gone_words = targets(instruction) & src
     new = ins - src - targets(instruction)  # "remove the sled" where there is none: a sled is not new content
     untouched = src - ins
-    added = len(new & cand) / len(new) if new else 1.0
+    added = sum(_said(w, cand) for w in new) / len(new) if new else 1.0
     gone = len(gone_words - cand) / len(gone_words) if gone_words else 1.0
     kept = len(untouched & cand) / len(untouched) if untouched else 1.0
     leak = bool((set(_words(candidate)) - set(_words(source))) & COMMAND_WORDS)
     return added + gone + kept - leak - repeats(source, candidate)
 
 
+def _said(word: str, words: set[str]) -> bool:
+    """Is `word` among `words`, as written or as another form of it ("younger": young, "snow": snowy)?"""
+    return word in words or any(min(len(w), len(word)) >= 4 and abs(len(w) - len(word)) <= 3
+                                and (w.startswith(word) or word.startswith(w)) for w in words)
+
+
 def repeats(source: str, candidate: str, n: int = 3) -> bool:
     """Does the candidate say a run of n words twice that the source says once ("Empty Office Cubicles at
-    Night, Corporate Interior, Empty Office Cubicles at Night")? A sign of a garbled rewrite."""
+    Night, Corporate Interior, Empty Office Cubicles at Night"), or one word twice in a row ("vintage
+    vintage")? A sign of a garbled rewrite."""
+    pairs = lambda t: {(a, b) for a, b in zip(_words(t), _words(t)[1:]) if a == b}  # noqa: E731
+    if pairs(candidate) - pairs(source):
+        return True
     def counts(text: str) -> dict:
         words = _words(text)
         grams: dict = {}

@@ -12,7 +12,7 @@ from .direct import (DETERMINERS, MEDIUM_HEADS, PREPOSITIONS, DirectEdit, _add_p
 
 # ---------------------------------------------------------------------------------------------- clashes
 _AUTUMN = r"(?:autumn|fall|falling|fallen|red|orange|golden) (?:leaves|foliage|colou?rs)|autumn trees"
-_SNOW = r"snow-covered|snow-capped|snowy|snowflakes|snowfall|snow|icicles|frosty|frost"
+_SNOW = r"snow-covered|snow-capped|snowy|snowflakes|snowfall|snow|icicles|frosty|frost|frozen|icy|ice-covered"
 _CLASH = {
     "winter": rf"{_AUTUMN}|cherry blossoms?|blooming flowers|spring flowers|lush green grass|green leaves",
     "summer": rf"{_SNOW}|{_AUTUMN}|bare trees|(?:at |on )?christmas(?: eve| day)?",
@@ -27,10 +27,11 @@ _CLASH = {
              r"hasselblad[^,;|]*|sony a7[^,;|]*",
     "crowd": r"empty|deserted|no humans|no people|nobody|uninhabited",
     "photo": r"oil painting|digital painting|painting|illustration|concept art|digital art|anime style|anime|cartoon|"
-             r"painterly|brush ?strokes|watercolou?r|sketch|drawing|cel shading|manga",
+             r"painterly|(?:thick |visible |bold |loose )?brush ?strokes|impasto|palette knife|watercolou?r|sketch|drawing|"
+             r"cel shading|manga",
 }
 _ADJECTIVES = {"snow-covered", "snow-capped", "snowy", "frosty", "moonlit", "sunny", "rain-soaked", "painterly", "empty",
-               "deserted", "uninhabited"}
+               "deserted", "uninhabited", "frozen", "icy", "ice-covered"}
 
 
 def clear(prompt: str, kind: str) -> str:
@@ -43,7 +44,8 @@ def clear(prompt: str, kind: str) -> str:
         span = _span(text, m)
         if span:
             text = text[:span[0]] + text[span[1]:]
-    return _tidy(text)
+    text = _tidy(text)
+    return text[:1].upper() + text[1:] if prompt[:1].isupper() and text[:1].islower() else text  # "Frozen waterfall"
 
 
 def _span(text: str, m: re.Match) -> tuple[int, int] | None:
@@ -175,16 +177,19 @@ _MONO = r"black and white|black & white|b&w|b/w|monochrome|monochromatic|graysca
 def colors(prompt: str, instruction: str) -> str | None:
     """'make the colors pop': soft/muted colours become vibrant ones (or 'vibrant colors' is added);
     'tone it down': the other way."""
-    if _IN_COLOR.match(instruction.strip()):  # "in color": the black and white goes
-        mono = list(re.finditer(rf"\b(?:{_MONO})\b", prompt, re.I))
+    in_color, vivid = bool(_IN_COLOR.match(instruction.strip())), bool(_VIVID_ASK.match(instruction.strip()))
+    mono = list(re.finditer(rf"\b(?:{_MONO})\b", prompt, re.I))
+    if in_color or (vivid and mono):  # "in color", "make it colorful": the black and white goes
         if not mono:
             return add_tag(prompt, "full color")
-        text = prompt
+        text, inline = prompt, "color" if in_color else "colorful"
         for m in reversed(mono):
             span = _span(text, m)
-            text = text[:span[0]] + text[span[1]:] if span else text[:m.start()] + "color" + text[m.end():]
-        return _tidy(text)
-    vivid = bool(_VIVID_ASK.match(instruction.strip()))
+            if span and not in_color and span == m.span():  # not a whole part of its own
+                span = None  # "black and white photography" becomes colorful photography
+            text = text[:span[0]] + text[span[1]:] if span else text[:m.start()] + inline + text[m.end():]
+        text = _tidy(text)
+        return text if in_color or inline in text.lower() else add_tag(text, "vibrant colors")
     if not vivid and not _MUTED_ASK.match(instruction.strip()):
         return None
     new = "vibrant colors" if vivid else "muted colors"
