@@ -193,3 +193,8 @@ def test_named_sets_and_the_head_to_head(tmp_path):
     text = (out / "scores.md").read_text()
     # row 1: b right, a wrong; row 2: both wrong; row 0: the same line for both
     assert "| fresh | a | b | 1 | 0 | 1 | -2 |" in text
+
+
+def test_chat_methods_take_the_text_evaluations_editor_prefix():
+    assert evaluate_chat.parse_method("v2=editor:best:a+b#ctranslate2:int8") == ("v2", "best:a+b", "ctranslate2", "int8")
+    assert evaluate_chat.parse_method("default") == ("default", "default", None, None)

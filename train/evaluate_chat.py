@@ -52,10 +52,11 @@ def parse_method(entry: str) -> tuple[str, str, str | None, str | None]:
     label, _, method = entry.partition("=") if "=" in entry else (entry, "", entry)
     spec, _, runtime = method.partition("#")
     runtime, _, quantization = runtime.partition(":")
-    label = slug(label.strip())
+    label, spec = slug(label.strip()), spec.strip()
+    spec = spec[len("editor:"):] if spec.startswith("editor:") else spec  # as train/evaluate_text.py writes it
     if label == "reference":
         raise SystemExit("'reference' is the set's own references; give the method another label")
-    return label, spec.strip(), runtime or None, quantization or None
+    return label, spec, runtime or None, quantization or None
 
 
 def run_chats(editor, convs: list[dict], batch_size: int = 8) -> tuple[list[dict], list[float]]:
