@@ -35,6 +35,9 @@ def test_verify_knows_word_forms_and_doubled_words():
     assert verify("a cat", "make it snowy", "a cat in the snow") == verify("a cat", "make it snowy", "a snowy cat")
     assert verify("a blue car", "vintage", "vintage vintage blue car") < verify("a blue car", "vintage", "vintage blue car")
     assert verify("a car", "add a cart", "a car") < verify("a car", "add a cart", "a car and a cart")  # 3 letters: not a form
+    kite = "a girl flying a kite on the beach"
+    assert verify(kite, "make the kite look like a dragon", "a girl flying a kite on the beach, a dragonfly") < \
+        verify(kite, "make the kite look like a dragon", "a girl flying a dragon kite on the beach")
 
 
 class Fake:

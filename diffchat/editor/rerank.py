@@ -66,10 +66,15 @@ def verify(source: str, instruction: str, candidate: str) -> float:
     return added + gone + kept - leak - repeats(source, candidate)
 
 
+_FORMS = ("er", "est", "r", "st", "y", "ful", "ed", "d", "ing", "ly")  # young-er, snow-y, colour-ful
+
+
 def _said(word: str, words: set[str]) -> bool:
-    """Is `word` among `words`, as written or as another form of it ("younger": young, "snow": snowy)?"""
-    return word in words or any(min(len(w), len(word)) >= 4 and abs(len(w) - len(word)) <= 3
-                                and (w.startswith(word) or word.startswith(w)) for w in words)
+    """Is `word` among `words`, as written or as another form of it ("younger": young, "snow": snowy; not
+    "dragon": dragonfly)?"""
+    def form(a: str, b: str) -> bool:
+        return len(b) >= 4 and a.startswith(b) and a[len(b):] in _FORMS
+    return word in words or any(form(w, word) or form(word, w) for w in words)
 
 
 def repeats(source: str, candidate: str, n: int = 3) -> bool:
