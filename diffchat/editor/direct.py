@@ -48,6 +48,9 @@ scandinavian nordic mid-century bohemian boho futuristic retro vintage antique m
 cyberpunk steampunk brutalist maximalist vaporwave synthwave 50s 60s 70s 80s 90s""".split())
 CONDITIONS = frozenset("""shiny shining polished gleaming pristine spotless new brand-new rusty rusted worn weathered
 broken abandoned dirty dusty ruined damaged decaying derelict dilapidated crumbling""".split())
+HOLIDAY = (r"halloween|christmas(?: eve| day)?|xmas|easter|thanksgiving|new year'?s(?: eve| day)?|valentine'?s(?: day)?|"
+           r"hanukkah|diwali|lunar new year|chinese new year|st\.? patrick'?s day|independence day|fourth of july|"
+           r"4th of july|day of the dead|dia de los muertos")
 _CLASSES = {"color": COLORS, "length": LENGTHS, "size": SIZES, "age": AGES, "nation": NATIONS, "condition": CONDITIONS}
 _ADJECTIVE_ENDINGS = ("ent", "ant", "ous", "ful", "less", "ive", "ic", "al", "ish", "y", "ed", "est", "ible", "able")
 MATERIALS = frozenset("""wooden wood stone marble glass metal metallic steel iron gold golden silver velvet leather
@@ -325,6 +328,9 @@ def restyle(prompt: str, target: str, attrs: list[str]) -> str | None:
     if not placed:  # before a material ("a red wooden bench"), else next to the noun
         at = next((k for k, w in enumerate(mods) if w.lower() in MATERIALS), len(mods)) \
             if "material" not in classes else len(mods)
+        head_word = stem(toks[np_.head].group(0))
+        at = next((j for j in range(at) if any(lexicon.is_word(c.lower()) for c in (
+            "_".join([*mods[j:at], head_word]), "-".join(mods[j:at]) + "_" + head_word))), at)  # "red hot air balloons"
         mods.insert(at, new_attrs)
     head = prompt[toks[np_.head].start():toks[np_.end - 1].end()]
     # drop stray words of the same class right after the noun ("armor black")
@@ -503,17 +509,25 @@ def _swap_once(prompt: str, new: str, words: list[str], old: str | None, person:
         mods = [m for m in mods if not m[:1].isupper()]  # "Golden Retriever": the breed's own words
     start = toks[np_.mod].start()
     measure = re.search(r"\b(?:a |an |the )?(?:bouquet|bunch|pile|stack|basket|bowl|plate|vase) of\s+$", prompt[:start], re.I)
-    if measure and not re.match(r"(?:a |an |the |some )", new, re.I):
-        start = measure.start()  # "holding a bouquet of wildflowers" -> "holding a balloon"
-        new_phrase = new.strip() if re.match(r"(?:a|an|the|some|\d+)\s", new.strip(), re.I) or stem(
-            words[-1]) != words[-1].lower() else "a " + new.strip()
+    if measure and not re.match(r"(?:a |an |the |some )", new, re.I) and stem(words[-1]) == words[-1].lower():
+        start = measure.start()  # "holding a bouquet of wildflowers" -> "holding a balloon"; a bowl of strawberries stays
+        new_phrase = new.strip() if re.match(r"(?:\d+)\s", new.strip()) else "a " + new.strip()
     else:
         new_phrase = None
     matched = prompt[toks[np_.mod].start():toks[np_.end - 1].end()]
     plural = stem(old) != old.lower() and stem(words[-1]) == words[-1].lower()
-    body = new_phrase or " ".join(words) + ("s" if plural and not words[-1].endswith("s") else "")
+    body = new_phrase or " ".join(words[:-1] + [plural_of(words[-1]) if plural else words[-1]])
     phrase = " ".join([*mods, _match_case(body, matched, prompt)])
     return _tidy(prompt[:start] + phrase + prompt[toks[np_.end - 1].end():])
+
+
+def plural_of(word: str) -> str:
+    """'strawberry' -> 'strawberries', 'fox' -> 'foxes', 'goat' -> 'goats'; a plural stays."""
+    if word.lower().endswith("s") and not word.lower().endswith(("ss", "us")):
+        return word
+    if re.search(r"[^aeiou]y$", word, re.I):
+        return word[:-1] + "ies"
+    return word + ("es" if re.search(r"(?:s|x|z|ch|sh)$", word, re.I) else "s")
 
 
 def restyle_free(prompt: str, np_: _NP, adjectives: list[str]) -> str | None:
@@ -552,6 +566,9 @@ def weather(prompt: str, want: str, old: str | None = None) -> str | None:
     got = m.group(1).lower()
     s = _weather_stem(got)
     adj, ing, _ = WEATHER[s]
+    phrase = re.search(rf"\b(?:in|during|under|through)\s+(?:a|an|the)\s+{re.escape(m.group(1))}\b", prompt, re.I)
+    if got == s and phrase and phrase.start() <= m.start(1):  # "during a storm": the phrase, not "during a sun"
+        return _tidy(prompt[:phrase.start()] + forms[2] + prompt[phrase.end():])
     new = forms[0] if got == adj else forms[1] if got == ing else want + "fall" if got.endswith("fall") else want
     return _tidy(prompt[:m.start(1)] + _match_case(new, m.group(1), prompt) + prompt[m.end(1):])
 
@@ -822,6 +839,9 @@ def add(prompt: str, thing: str) -> str:
 # ---------------------------------------------------------------------------------------------- parsing
 _T = r"(?:the |a |an |his |her |their |its |all the |all |any )?"
 _RULES: list[tuple[str, re.Pattern]] = [(name, re.compile(p, re.I)) for name, p in [
+    ("artist", r"^(?:change|switch|set) the (?:artist|painter|illustrator|photographer) to (.+?)(?: instead)?$"),
+    ("shave", r"^(?:shave|shave off|clean[- ]shave)\s+(?:him|her|them|it|his face|the (?:man|guy)|(?:the |his )?(?:beard|mustache|"
+              r"moustache|facial hair))$"),
     ("medium", r"^(?:please )?(?:(?:turn|make|change|convert|transform|render|redo|paint|draw|do)(?: it| this| the image| the "
                r"picture| everything)?(?: into| to| as| in)?|as|make it look like|have it look like|(?:more )?like|in the form of|"
                r"replace the \w+(?: \w+)? with|(?:a |an )?(?=.+ instead of)) (?:a |an )?(.+?)(?: instead(?: of .+)?)?$"),
@@ -842,11 +862,13 @@ _RULES: list[tuple[str, re.Pattern]] = [(name, re.compile(p, re.I)) for name, p 
     ("restyle", rf"^(?:please )?(?:make|paint|color|colour|turn|change) {_T}(?!(?:the )?(?:it|this|that|everything|image|picture|scene|season|time|weather)\b)(.+?) (?:(?:out of|made of|of|into|to) )?((?:\w+ )*\w+)$"),
     ("flip-time", r"^(?:change|switch|flip|swap) (?:the )?time(?: of day)?(?: around)?$"),
     ("flip-season", r"^(?:change|switch|flip|swap) (?:the )?season$"),
-    ("it", r"^(?:please )?(?:make it|make this|change it to|set it (?:at|in|during)|it should be|should be|"
+    ("it", r"^(?:please )?(?:make it|make them|make this|change it to|set it (?:at|in|during)|it should be|should be|"
            r"change the (?:season|time(?: of day)?) to|make the (?:season|time) ?|turn it (?:into )?|have it be)\s*"
            r"(?:a |an |the |in |at |during |)(.+?)$"),
     ("artist", r"^(?:make it |have it |have it be |make it be |let it be |it should be |as if it were |what if it was |what if it were |as if |like it was |paint it |painted |done )?(?:by|in the style of) "
                r"(.+?)(?: instead)?$"),
+    ("holiday", rf"^(?:make it|make this|change it to|turn it into|it'?s|its|it is|set it (?:at|on|during)|at|on|for)?\s*"
+                rf"({HOLIDAY})(?: now| instead| time| themed| season| edition)?$"),
     ("more", r"^(?:please |can you )?(?:make (?:it|this|the image|the picture) |it should (?:be|look) )?(?:look |feel |seem )?"
              r"(?:a bit |a little |slightly |much |even |way )?more ([a-z]+(?: and [a-z]+)?)(?: please| pls| plz)?$"),
     ("more", r"^(?:make (?:it|this|the image|the picture) )(?:look |feel |seem )?(?:a bit |a little |slightly |much |even |"
@@ -885,6 +907,8 @@ def _is_place(phrase: str) -> bool:
         " ".join(w for w in words if w[:1].isupper())))
 
 
+_GROUPS = frozenset("couple couples family families kids children people friends parents grandparents twins "
+                    "siblings crowd".split())  # people, for "make them old"
 _NOT_A_THING = frozenset("be look looks more less very too have feel seem appear like".split())
 
 
@@ -906,17 +930,60 @@ def _fix_verb(text: str) -> str:
     return text
 
 
-def direct_edits(prompt: str, instruction: str) -> list[DirectEdit]:
-    """The rule edits that apply, most specific first (often none)."""
-    if not prompt.strip() or not instruction.strip():
-        return []
-    text = re.sub(r"[.!]+$", "", " ".join(instruction.strip().split())).strip()
-    text = _fix_verb(re.split(r",\s*(?:just|only|but|and)\b|;", text)[0].strip())
-    text = re.sub(r"[\s,]+(?:please|pls|plz|thanks|thank you)$", "", text, flags=re.I).rstrip("?. ")
+_FILLER = re.compile(r"^(?:please|can (?:you|u)|could (?:you|u)|would you|i want to|i'd like to|let's|idk|i dunno|"
+                     r"actually|ok(?:ay)?|hmm+|um+|uh+|so|now|also|oh|wait|yeah|lol|hey|and then|and|then|maybe)[\s,]+",
+                     re.I)
+_COMMAND = ("make", "add", "remove", "turn", "change", "put", "give", "set", "swap", "replace", "get rid", "take",
+            "delete", "move", "convert")
+# Where one instruction holds two ("add a dog and make it autumn", "no aurora, just stars"): the second part
+# starts after ", and" / " and" / " then" with a command verb, or after ", just" / ", only" (a thing to add).
+_SPLIT = re.compile(rf"\s*(?:,\s*(?:and\s+|then\s+)?|\s+and\s+|\s+then\s+|;\s*)(?=(?:{'|'.join(_COMMAND)})\b)|"
+                    r",\s*(?=(?:just|only)\s)|,\s*(?:and|but)\s+|;\s*", re.I)
+
+
+def _normalise(part: str) -> str:
+    """One instruction as the rules read it: no filler ("idk", "actually", "please"), no 'thanks', typos of
+    the command verb and of "them"/"the" mended, "instead" spelled right."""
+    text = re.sub(r"[.!]+$", "", " ".join(part.strip().split())).strip()
+    for _ in range(3):  # "ok so actually make it red"
+        text = _FILLER.sub("", text)
+    text = re.sub(r"\bmakeit\b", "make it", text, flags=re.I)
+    text = re.sub(r"\b(?:tehm|thme|thm)\b", "them", text, flags=re.I)
+    text = re.sub(r"\b(?:teh|hte)\b", "the", text, flags=re.I)
+    text = re.sub(r"\b(them|it) all\b", r"\1", text, flags=re.I)  # "make them all red"
+    text = _fix_verb(text)
+    text = re.sub(r"[\s,]+(?:please|pls|plz|thanks|thank you|lol)$", "", text, flags=re.I).rstrip("?. ")
     text = re.sub(r"\b(?:insted|intead|instaed|isntead|instad|instea)\b", "instead", text, flags=re.I)
     text = re.sub(r"(?<=\w) w/? (?=\w)", " with ", text)  # "night time w moonlight"
-    text = re.sub(r"^(?:please|can (?:you|u)|could (?:you|u)|would you|i want to|i'd like to|let's)\s+", "", text,
-                  flags=re.I)
+    return _FILLER.sub("", text)
+
+
+def direct_edits(prompt: str, instruction: str) -> list[DirectEdit]:
+    """The rule edits that apply, most specific first (often none). An instruction of two parts ("add a dog
+    and make it autumn") gets the second part's edit made on the first's; where the second part finds
+    nothing, the first part's edits stand alone."""
+    if not prompt.strip() or not instruction.strip():
+        return []
+    parts = [p for p in _SPLIT.split(" ".join(instruction.split())) if p and p.strip(" ,;")]
+    parts = [re.sub(r"^(?:just|only)\s+(?!add\b)", "add ", p.strip(), flags=re.I) if k else p for k, p in enumerate(parts)]
+    parts = [_normalise(p) for k, p in enumerate(parts) if not (k and re.match(r"\s*(?:but\s+)?(?:keep|leave)\b", p, re.I))]
+    if not parts or not parts[0]:
+        return []
+    first = _direct_edits(prompt, parts[0])
+    if len(parts) == 1 or not first:
+        return first
+    text, sure, rules = first[0].text, first[0].sure, [first[0].rule]
+    for part in parts[1:]:
+        then = _direct_edits(text, part) if part else []
+        if not then:
+            return first
+        text, sure = then[0].text, sure and then[0].sure
+        rules.append(then[0].rule)
+    return [DirectEdit(text, "+".join(rules), sure)]
+
+
+def _direct_edits(prompt: str, text: str) -> list[DirectEdit]:
+    """The rule edits for one normalised instruction."""
     out: list[DirectEdit] = []
 
     def keep(result: str | None, rule: str, sure: bool = True) -> None:
@@ -1034,6 +1101,8 @@ def direct_edits(prompt: str, instruction: str) -> list[DirectEdit]:
             else:
                 keep(replace_all(prompt, old, new) or _swap_kind(prompt, old, new), "replace")
         elif name == "restyle":
+            if m.group(1).lower() in ("them", "it", "this", "these", "those"):
+                continue  # "make them blue": the subject's, the "it" rule's
             # the split between target and colour is ambiguous: try each split point
             words = _phrase_words(m.group(0)[m.start(1):])
             for k in range(1, len(words)):  # the longest tail of colours, materials, sizes...
@@ -1082,7 +1151,8 @@ def direct_edits(prompt: str, instruction: str) -> list[DirectEdit]:
                                   text, count=1, flags=re.I)
                 keep(_tidy(text), "restyle")
             else:
-                who = next((t for t in _words(prompt) if t.group(0).isalpha() and lexicon.is_person(t.group(0))), None)
+                who = next((t for t in _words(prompt) if t.group(0).isalpha() and (
+                    t.group(0).lower() in _GROUPS or lexicon.is_person(t.group(0)))), None)
                 if who:
                     keep(_tidy(prompt[:who.start()] + _match_case(new, who.group(0), prompt) + " " + prompt[who.start():]),
                          "restyle")
@@ -1093,7 +1163,25 @@ def direct_edits(prompt: str, instruction: str) -> list[DirectEdit]:
                 now or "", "winter")
             keep(season(prompt, want), "season")
         elif name == "artist":
-            keep(artist(prompt, m.group(1), style="style" in m.group(0).lower()), "artist")
+            edit = artist(prompt, m.group(1), style="style" in m.group(0).lower())
+            if not edit and re.match(r"(?:change|switch|set) the", m.group(0), re.I):
+                continue  # "change the painter to a dog": a swap
+            keep(edit, "artist")
+        elif name == "holiday":  # "its halloween now": the other holiday named becomes this one
+            old_day = re.search(rf"\b(?:{HOLIDAY})\b", prompt, re.I)
+            if old_day:
+                keep(_tidy(prompt[:old_day.start()] + _match_case(m.group(1), old_day.group(0), prompt)
+                           + prompt[old_day.end():]), "holiday")
+            else:
+                keep(add_tag(prompt, m.group(1)), "holiday", sure=False)
+        elif name == "shave":  # "shave him": the beard goes, and "bearded"
+            hair = r"(?:beard|mustache|moustache|goatee|stubble)"
+            text = re.sub(rf"\s*\b(?:with|and) (?:a |an |his )?(?:[\w-]+ ){{0,2}}{hair}\b|,\s*(?:[\w-]+ ){{0,2}}{hair}(?=\s*(?:,|$))|"
+                          r"\b(?:bearded|mustachioed|moustached|unshaven)\s+", "", prompt, flags=re.I)
+            if text == prompt:
+                text = next((e.text for e in _direct_edits(prompt, "remove the beard")), prompt)
+            text = _tidy(text)
+            keep(text, "remove")
         elif name == "bare-instead":  # "blue instead": the subject's colour
             words = m.group(1).split()
             subject = _subject(prompt)
@@ -1103,6 +1191,8 @@ def direct_edits(prompt: str, instruction: str) -> list[DirectEdit]:
             elif len(words) == 1 and _weather_stem(words[0]):  # "foggy instead"
                 keep(_clear(weather(prompt, _weather_stem(words[0])), "sun" if _weather_stem(words[0]) == "sun"
                             else None), "weather")
+            elif m.group(1).lower().replace("-", "").replace(" time", "time") in TIMES or m.group(1).lower() in SEASONS:
+                _it_rule(prompt, m.group(1).lower(), keep)  # "daytime instead", "winter instead"
             elif subject and all(_attribute(w) for w in words):
                 keep(restyle(prompt, subject, words), "restyle")
             elif not all(_attribute(w) for w in words) and words[0].lower() != "about":  # "goats instead"
@@ -1195,8 +1285,10 @@ def _it_rule(prompt: str, what: str, keep) -> bool:
                     else "day"), "time")
     elif len(words) == 1 and _weather_stem(what):
         keep(_clear(weather(prompt, _weather_stem(what)), "sun" if _weather_stem(what) == "sun" else None), "weather")
-    elif words and all(w in COLORS | MATERIALS for w in words) and not _title_like(prompt):
-        subject = _subject(prompt)
+    elif words and all(w in COLORS | MATERIALS for w in words) and not _title_like(prompt) or (
+            len(words) == 1 and words[0] in CONDITIONS and not any(w.lower() in CONDITIONS for w in re.findall(r"[\w-]+", prompt))):
+        # "make it rusty" on "cute robot watering plants": a rusty robot (colours and conditions only, there)
+        subject = _subject(prompt, bare=all(w in COLORS | CONDITIONS for w in words))
         if subject:
             keep(restyle(prompt, subject, words), "restyle")
     elif words and " ".join(words) in ("brand new", "new again", "like new"):
@@ -1222,11 +1314,13 @@ def _it_rule(prompt: str, what: str, keep) -> bool:
             lead = len(prompt[part[0]:part[1]]) - len(prompt[part[0]:part[1]].lstrip())
             keep(_tidy(prompt[:part[0] + lead] + new + prompt[part[1]:]), "restyle")
         elif found:
-            text, m = prompt, found[0]
-            for other in reversed(found[1:]):  # a part that is only another material ("…, Stoneware") goes
+            text, m, run = prompt, found[0], 1
+            while run < len(found) and prompt[found[run - 1].end():found[run].start()] == " ":
+                run += 1  # "Oak Wood Floating Shelves": the run of material words goes as one
+            for other in reversed(found[run:]):  # a part that is only another material ("…, Stoneware") goes
                 if re.search(rf"(?:^|[,;|-])\s*{re.escape(other.group(0))}\s*(?=$|[,;|-])", text[other.start() - 3:other.end() + 2]):
                     text = text[:other.start()] + text[other.end():]
-            keep(_tidy(text[:m.start()] + new + text[m.end():]), "restyle")
+            keep(_tidy(text[:m.start()] + new + text[found[run - 1].end():]), "restyle")
         else:
             return False
     elif words and len(words) <= 2 and words[-1] in DESIGNS:
@@ -1250,13 +1344,15 @@ def _clear(text: str | None, kind: str | None) -> str | None:
     return scene.clear(text, kind) if text and kind else text
 
 
-def _subject(prompt: str) -> str | None:
-    """The first noun of a sentence-like prompt: 'a red motorcycle speeding through...' -> motorcycle."""
+def _subject(prompt: str, bare: bool = False) -> str | None:
+    """The first noun of a sentence-like prompt: 'a red motorcycle speeding through...' -> motorcycle; with
+    `bare`, also of one that starts without a determiner ("hot air balloons over cappadocia")."""
     toks = _words(prompt.split(",")[0])
-    if not toks or toks[0].group(0).lower() not in DETERMINERS:
+    if not toks or (toks[0].group(0).lower() not in DETERMINERS and not (
+            bare and toks[0].group(0).isalpha() and toks[0].group(0).islower() and len(toks) >= 3)):
         return None
-    head = None
-    for t in toks[1:]:
+    head = None  # with no determiner, a lowercase start is the subject's own: "hot air balloons over cappadocia"
+    for t in toks[0 if toks[0].group(0).lower() not in DETERMINERS else 1:]:
         w = t.group(0).lower()
         if w in PREPOSITIONS or w.endswith("ing") or (w.endswith("ed") and len(w) > 4) or w in ("is", "are", "who", "that"):
             break
