@@ -369,12 +369,17 @@ def replace(prompt: str, old: str, new: str) -> str | None:
         return restyle_free(prompt, np_, new_words[:-1])
     start = toks[np_.mod].start()
     classes = _classes(new_words)
-    mods = [t.group(0) for t in toks[np_.mod:np_.head] if not (_classes([t.group(0)]) & classes)]
+    other = stem(new_words[-1]) != stem(toks[np_.head].group(0)) and not new_words[-1][:1].isupper()
+    mods = [t.group(0) for k, t in enumerate(toks[np_.mod:np_.head], np_.mod) if not (_classes([t.group(0)]) & classes)
+            and not (other and len(new_words) >= 2 and k == np_.head - 1 and t.group(0).islower() and not prompt.islower()
+                     and not _classes([t.group(0)]) and t.group(0) not in MATERIALS and lexicon.is_noun_only(t.group(0)))]
+    # "apple pie" -> "a chocolate cake": what the old thing was made of goes, when the new one names its own
     end = np_.end
     if len(new_words) >= 2 or (new_words[0][:1].isupper() and toks[np_.head].group(0)[:1].isupper()):
         # "swap kate for meryl streep", "swap Keanu for Rihanna": a name goes whole ("Kate Winslet")
         while end < len(toks) and toks[end - 1].group(0)[:1].isupper() and toks[end].group(0)[:1].isupper() \
-                and _gap(prompt, toks[end - 1], toks[end]) == " " and end - np_.head < 3:
+                and _gap(prompt, toks[end - 1], toks[end]) == " " and end - np_.head < 3 \
+                and toks[end].group(0).lower() not in MEDIUM_HEADS:  # not "Tonalist Painting"
             end += 1
     by = re.search(r"\bby\s+(?:[\w.'’-]+\s+){0,2}$", prompt[:toks[np_.head].start()], re.I)
     if len(new_words) >= 2 and by:
@@ -860,7 +865,8 @@ _RULES: list[tuple[str, re.Pattern]] = [(name, re.compile(p, re.I)) for name, p 
     ("swap", r"^(?:make|turn|change) (them) (?:into |to )?(?:some )?((?:[a-z-]+ ){0,2}[a-z-]+s)$"),
     ("swap", r"^what if (it|this|he|she|they) (?:was|were|is|are) (?:a |an |some )?(.+)$"),
     ("restyle", rf"^(?:please )?(?:make|paint|color|colour|turn|change) {_T}(?!(?:the )?(?:it|this|that|everything|image|picture|scene|season|time|weather)\b)(.+?) (?:(?:out of|made of|of|into|to) )?((?:\w+ )*\w+)$"),
-    ("flip-time", r"^(?:change|switch|flip|swap) (?:the )?time(?: of day)?(?: around)?$"),
+    ("flip-time", r"^(?:(?:change|switch|flip|swap) (?:the )?time(?: of day)?(?: around)?|(?:make it )?(?:a )?(?:different|"
+                  r"another|other) time of day)$"),
     ("flip-season", r"^(?:change|switch|flip|swap) (?:the )?season$"),
     ("it", r"^(?:please )?(?:make it|make them|make this|change it to|set it (?:at|in|during)|it should be|should be|"
            r"change the (?:season|time(?: of day)?) to|make the (?:season|time) ?|turn it (?:into )?|have it be)\s*"
@@ -881,6 +887,7 @@ _RULES: list[tuple[str, re.Pattern]] = [(name, re.compile(p, re.I)) for name, p 
             r"bring in|let there be|there should be|there'?s|i want|we need|(?:it|he|she|they) needs?) (.+?)\??$"),
     ("attribute-after", r"^(?:make )?(?:the |her |his |their |all the )?([a-z]+) (?:is |are |should be |must be |to be |now )?"
                         r"(?:now |all )?((?:[a-z]+ )?[a-z]+)$"),
+    ("to", r"^(?:the )?([\w'’-]+(?: [\w'’-]+){0,2}) ?(?:->|=>|→| to ) ?(?:a |an |the )?([\w'’-]+(?: [\w'’-]+){0,2})$"),
     ("fragment", r"^((?:[a-z]+ )+)([a-z]+)$"),
     ("bare", r"^(?:at |in |during |(?:a |an )?)(.+?)(?: version| style)?$"),  # "pixel art", "at dusk", "lego version"
 ]]
@@ -941,6 +948,11 @@ _SPLIT = re.compile(rf"\s*(?:,\s*(?:and\s+|then\s+)?|\s+and\s+|\s+then\s+|;\s*)(
                     r",\s*(?=(?:just|only)\s)|,\s*(?:and|but)\s+|;\s*", re.I)
 
 
+_TYPOS = {"shoud": "should", "shold": "should", "sould": "should", "runing": "running", "blosom": "blossom",
+          "blossum": "blossom", "diff": "different", "colour it in": "in color", "color it in": "in color",
+          "bg": "background", "pic": "picture", "w/o": "without"}
+
+
 def _normalise(part: str) -> str:
     """One instruction as the rules read it: no filler ("idk", "actually", "please"), no 'thanks', typos of
     the command verb and of "them"/"the" mended, "instead" spelled right."""
@@ -951,6 +963,9 @@ def _normalise(part: str) -> str:
     text = re.sub(r"\b(?:tehm|thme|thm)\b", "them", text, flags=re.I)
     text = re.sub(r"\b(?:teh|hte)\b", "the", text, flags=re.I)
     text = re.sub(r"\b(them|it) all\b", r"\1", text, flags=re.I)  # "make them all red"
+    text = re.sub(r"\b(?:kinda|kind of|sorta|sort of|somewhat|a tad)\s+", "", text, flags=re.I)  # "make it kinda gloomy"
+    for typo, word in _TYPOS.items():
+        text = re.sub(rf"\b{typo}\b", word, text, flags=re.I)
     text = _fix_verb(text)
     text = re.sub(r"[\s,]+(?:please|pls|plz|thanks|thank you|lol)$", "", text, flags=re.I).rstrip("?. ")
     text = re.sub(r"\b(?:insted|intead|instaed|isntead|instad|instea)\b", "instead", text, flags=re.I)
@@ -1003,6 +1018,19 @@ def _direct_edits(prompt: str, text: str) -> list[DirectEdit]:
     if feeling and named and named.group(1).lower() not in ("scene", "image", "picture", "mood", "atmosphere", "vibe",
                                                            "place") and not find_np(prompt, named.group(1)):
         feeling = None  # "make the lighting dull": about a thing the prompt does not name
+    if feeling and named and named.group(1).lower() not in ("scene", "image", "picture", "mood", "atmosphere", "vibe",
+                                                            "place", "it", "this", "everything"):
+        np_ = find_np(prompt, named.group(1))  # "make the sea calm": the sea's own words, not the scene's mood
+        word = text.split()[-1]
+        if np_ is not None and not feeling[1] and word.isalpha():
+            toks = _words(prompt)
+            first_word = toks[np_.mod].group(0)
+            word = word.capitalize() if toks[np_.mod].start() == 0 and first_word[:1].isupper() else _match_case(
+                word, first_word, prompt)  # "Sad clown" -> "Happy clown"
+            edited = restyle_free(prompt, np_, [word]) if np_.head > np_.mod else _tidy(
+                prompt[:toks[np_.head].start()] + word + " " + prompt[toks[np_.head].start():])
+            keep(edited, "restyle")
+            return out
     if feeling:  # "make it spooky", "happier", "less quiet", "cheer it up"
         keep(scene.mood(prompt, *feeling), "mood")
         return out
@@ -1075,6 +1103,9 @@ def _direct_edits(prompt: str, text: str) -> list[DirectEdit]:
             new = re.sub(r"^(?:it|them|him|her|this)\s+(?:(?:in|on|at|into|onto|to)\s+)?(?:(?:a|an|the)\s+)?", "",
                          m.group(1), flags=re.I)
             old = m.group(2)
+            pair = new.split()
+            if len(pair) == 2 and _attribute(pair[1]) and len(old.split()) == 1 and find_np(prompt, pair[0]):
+                new = pair[1]  # "eyes red not blue": the eyes' blue becomes red
             ws_new, ws_old = _weather_stem(new.split()[-1]), _weather_stem(old.split()[-1])
             if _is_medium(new) and not re.search(rf"\b{re.escape(new)}\b", prompt, re.I):  # "oil painting not digital"
                 edit = medium(prompt, new)
@@ -1162,6 +1193,13 @@ def _direct_edits(prompt: str, text: str) -> list[DirectEdit]:
             want = {"spring": "autumn", "summer": "winter", "autumn": "spring", "fall": "spring", "winter": "summer"}.get(
                 now or "", "winter")
             keep(season(prompt, want), "season")
+        elif name == "to":  # "elephant to giraffe", "soccer -> basketball": named in the prompt, replaced
+            old_, new_ = m.group(1), m.group(2)
+            said = {stem(w) for w in _phrase_words(prompt)}
+            if old_.split()[0].lower() in _COMMAND + ("move", "go", "it", "them", "him", "her", "this") or not find_np(
+                    prompt, old_) or not all(stem(w) in said for w in _phrase_words(old_)):
+                continue  # "extract the canoes to a greenscreen": not a thing of the prompt
+            keep(replace_all(prompt, old_, new_), "replace")
         elif name == "artist":
             edit = artist(prompt, m.group(1), style="style" in m.group(0).lower())
             if not edit and re.match(r"(?:change|switch|set) the", m.group(0), re.I):

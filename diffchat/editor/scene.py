@@ -14,10 +14,10 @@ from .direct import (DETERMINERS, MEDIUM_HEADS, PREPOSITIONS, DirectEdit, _add_p
 _AUTUMN = r"(?:autumn|fall|falling|fallen|red|orange|golden) (?:leaves|foliage|colou?rs)|autumn trees"
 _SNOW = r"snow falling|falling snow|snow-covered|snow-capped|snowy|snowflakes|snowfall|snow|icicles|frosty|frost|frozen|icy|ice-covered"
 _CLASH = {
-    "winter": rf"{_AUTUMN}|cherry blossoms?|blooming flowers|spring flowers|lush green grass|green leaves",
+    "winter": rf"{_AUTUMN}|cherry blossoms?|blooming flowers|spring flowers|lush green grass|green leaves|in full bloom|in bloom",
     "summer": rf"{_SNOW}|{_AUTUMN}|bare trees|(?:at |on )?christmas(?: eve| day)?",
     "spring": rf"{_SNOW}|{_AUTUMN}|bare trees|(?:at |on )?christmas(?: eve| day)?",
-    "autumn": rf"{_SNOW}|cherry blossoms?|spring flowers|blooming flowers",
+    "autumn": rf"{_SNOW}|cherry blossoms?|spring flowers|blooming flowers|in full bloom|in bloom",
     "sun": r"raindrops|rain-soaked|puddles|overcast(?: sky)?|storm clouds|dark clouds|gr[ae]y sky",
     "night": r"(?:bright |warm |midday )?(?:sunshine|sunlight|daylight)|rays of (?:sun)?light|sun ?rays|sunbeams|god rays|"
              r"sunny|midday sun",
