@@ -544,6 +544,8 @@ def test_a_second_part_no_rule_knows_leaves_the_first_alone():
      "Homemade chocolate cake on a checkered tablecloth"),
     ("a cottage garden in full bloom, foxgloves, roses", "autumn", "a cottage garden, foxgloves, roses, in autumn"),
     ("Arts And Crafts Tonalist Painting", "Tonalist -> Social Realist", "Arts And Crafts Social Realist Painting"),
+    ("a zen garden, raked sand, maple tree, koi pond", "replace the maple w/ a cherry blosom tree",
+     "a zen garden, raked sand, cherry blossom tree, koi pond"),
 ])
 def test_rule_edits_v12(prompt, instruction, want):
     assert first(prompt, instruction) == want

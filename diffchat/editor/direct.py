@@ -381,6 +381,8 @@ def replace(prompt: str, old: str, new: str) -> str | None:
                 and _gap(prompt, toks[end - 1], toks[end]) == " " and end - np_.head < 3 \
                 and toks[end].group(0).lower() not in MEDIUM_HEADS:  # not "Tonalist Painting"
             end += 1
+    if end < len(toks) and stem(toks[end].group(0)) == stem(new_words[-1]) and _gap(prompt, toks[end - 1], toks[end]) == " ":
+        end += 1  # "maple tree" -> "cherry blossom tree", not "cherry blossom tree tree"
     by = re.search(r"\bby\s+(?:[\w.'’-]+\s+){0,2}$", prompt[:toks[np_.head].start()], re.I)
     if len(new_words) >= 2 and by:
         mods = []  # "by greg rutkowski" -> "by john howe": the first name goes too
