@@ -554,3 +554,30 @@ def test_rule_edits_v12(prompt, instruction, want):
 def test_a_bare_x_to_y_needs_x_in_the_prompt():
     assert direct_edits("Wall Art - Photograph - lake Geirionydd Canoes by Adrian Evans",
                         "extract the canoes to a greenscreen") == []
+
+
+# v13: from round 17's partly/failed edits (fresh13, seen after judging)
+@pytest.mark.parametrize("prompt, instruction, want", [
+    ("a lighthouse on a rocky shore, crashing waves, storm clouds, moody, oil painting", "make it calm and peaceful",
+     "a lighthouse on a rocky shore, moody, calm, oil painting"),
+    ("an orange cat sleeping on a windowsill", "add a cup of tea next to it",
+     "an orange cat sleeping on a windowsill with a cup of tea next to it"),
+    ("Cozy living room with a fireplace, a big grey sofa, plants", "make the sofa mustard yellow",
+     "Cozy living room with a fireplace, a big mustard yellow sofa, plants"),
+    ("station interior, earth visible through a window, clean", "mars instead of earth in the window",
+     "station interior, mars visible through a window, clean"),
+    ("space station, cinematic, by syd mead and john harris, 8k", "change the artists to h.r. giger",
+     "space station, cinematic, by h.r. giger, 8k"),
+    ("Product photo of a leather backpack on a white background", "make the backpack canvas instead of leather",
+     "Product photo of a canvas backpack on a white background"),
+    ("lighthouse on a cliff during a storm", "make the weather calm and sunny", "lighthouse on a cliff in the sun"),
+    ("Photograph - Foggy Morning On The Thames by Elena Marsh", "swap fog for snow",
+     "Photograph - Snowy Morning On The Thames by Elena Marsh"),
+    ("portrait of a middle-aged man in a denim jacket", "make him a teenager", "portrait of a teenager in a denim jacket"),
+])
+def test_rule_edits_v13(prompt, instruction, want):
+    assert first(prompt, instruction) == want
+
+
+def test_what_people_do_is_no_swap():
+    assert direct_edits("An old man playing chess with a young girl in a park", "make them play checkers") == []

@@ -34,10 +34,11 @@ LEADS = frozenset("with wearing holding carrying featuring and plus beside near 
 COLORS = frozenset("""red orange yellow green blue purple violet pink black white grey gray brown beige teal
 turquoise cyan magenta crimson scarlet navy maroon golden gold silver ivory emerald indigo lavender olive
 amber dark light pale bright colorful colourful multicolored rainbow auburn blonde blond brunette ginger chestnut
-platinum""".split())
+platinum mustard burgundy coral mint peach cream tan khaki ochre lilac mauve fuchsia aqua cobalt sapphire ruby
+sage""".split())
 LENGTHS = frozenset("long short".split())
 SIZES = frozenset("big small large tiny huge giant little massive enormous full".split())
-AGES = frozenset("old young elderly aged youthful".split())
+AGES = frozenset("old young elderly aged youthful middle-aged".split())
 NATIONS = frozenset("""american british english scottish irish welsh french german italian spanish portuguese dutch
 belgian swiss austrian greek russian polish czech hungarian swedish norwegian danish finnish icelandic scandinavian
 nordic japanese chinese korean thai vietnamese indian pakistani nepalese tibetan persian turkish arabic arabian
@@ -577,6 +578,9 @@ def weather(prompt: str, want: str, old: str | None = None) -> str | None:
     if got == s and phrase and phrase.start() <= m.start(1):  # "during a storm": the phrase, not "during a sun"
         return _tidy(prompt[:phrase.start()] + forms[2] + prompt[phrase.end():])
     new = forms[0] if got == adj else forms[1] if got == ing else want + "fall" if got.endswith("fall") else want
+    soaked = re.match(r"-(?:soaked|drenched|swept|covered)\b", prompt[m.end(1):])
+    if soaked:  # "rain-soaked pavement" in the snow: "snowy pavement", not "snow-soaked"
+        return _tidy(prompt[:m.start(1)] + _match_case(forms[0], m.group(1), prompt) + prompt[m.end(1) + soaked.end():])
     return _tidy(prompt[:m.start(1)] + _match_case(new, m.group(1), prompt) + prompt[m.end(1):])
 
 
@@ -815,7 +819,8 @@ def add_tag(prompt: str, tag: str) -> str:
 
 def add(prompt: str, thing: str) -> str:
     thing = thing.strip().rstrip(".!")
-    thing = re.sub(r"\s+to (?:the |this )?(?:picture|image|painting|photo|scene|it)$", "", thing, flags=re.I)
+    thing = re.sub(r"(?<!\bnext)(?<!\bclose)\s+to (?:the |this )?(?:picture|image|painting|photo|scene|it)$", "", thing,
+                   flags=re.I)  # but "a cup of tea next to it" keeps its "to it"
     thing = re.sub(r"\s+to (?:the |this )?background$", " in the background", thing, flags=re.I)
     first = thing.split()[0].lower() if thing.split() else ""
     lead = "" if first in PREPOSITIONS or first.endswith("ing") else "with "
@@ -846,7 +851,7 @@ def add(prompt: str, thing: str) -> str:
 # ---------------------------------------------------------------------------------------------- parsing
 _T = r"(?:the |a |an |his |her |their |its |all the |all |any )?"
 _RULES: list[tuple[str, re.Pattern]] = [(name, re.compile(p, re.I)) for name, p in [
-    ("artist", r"^(?:change|switch|set) the (?:artist|painter|illustrator|photographer) to (.+?)(?: instead)?$"),
+    ("artist", r"^(?:change|switch|set) the (?:artists?|painters?|illustrators?|photographers?) to (.+?)(?: instead)?$"),
     ("shave", r"^(?:shave|shave off|clean[- ]shave)\s+(?:him|her|them|it|his face|the (?:man|guy)|(?:the |his )?(?:beard|mustache|"
               r"moustache|facial hair))$"),
     ("medium", r"^(?:please )?(?:(?:turn|make|change|convert|transform|render|redo|paint|draw|do)(?: it| this| the image| the "
@@ -916,6 +921,8 @@ def _is_place(phrase: str) -> bool:
         " ".join(w for w in words if w[:1].isupper())))
 
 
+_DOING = frozenset("""play be look have do get go become feel wear hold eat drink sit stand run walk dance sing read ride
+fly swim smile laugh cry fight talk sleep jump climb hug kiss cook paint draw write build chase hunt""".split())
 _GROUPS = frozenset("couple couples family families kids children people friends parents grandparents twins "
                     "siblings crowd".split())  # people, for "make them old"
 _NOT_A_THING = frozenset("be look looks more less very too have feel seem appear like".split())
@@ -965,7 +972,8 @@ def _normalise(part: str) -> str:
     text = re.sub(r"\b(?:tehm|thme|thm)\b", "them", text, flags=re.I)
     text = re.sub(r"\b(?:teh|hte)\b", "the", text, flags=re.I)
     text = re.sub(r"\b(them|it) all\b", r"\1", text, flags=re.I)  # "make them all red"
-    text = re.sub(r"\b(?:kinda|kind of|sorta|sort of|somewhat|a tad)\s+", "", text, flags=re.I)  # "make it kinda gloomy"
+    text = re.sub(r"\b(?:kinda|kind of|sorta|sort of|somewhat|a tad|actually)\s+", "", text, flags=re.I)  # "kinda gloomy"
+    text = re.sub(r"^make the (?:weather|sky) (?:[a-z]+ and )?(?=\w+$)", "make it ", text, flags=re.I)  # "make the weather calm and sunny"
     for typo, word in _TYPOS.items():
         text = re.sub(rf"\b{typo}\b", word, text, flags=re.I)
     text = _fix_verb(text)
@@ -1034,7 +1042,8 @@ def _direct_edits(prompt: str, text: str) -> list[DirectEdit]:
             keep(edited, "restyle")
             return out
     if feeling:  # "make it spooky", "happier", "less quiet", "cheer it up"
-        keep(scene.mood(prompt, *feeling), "mood")
+        calm = not feeling[1] and scene._CLUSTER.get(feeling[0]) == "calm"
+        keep(_clear(scene.mood(prompt, *feeling), "calm" if calm else None), "mood")  # calm: the storm goes
         return out
     it_place = re.match(r"(?:make|turn|change) it(?: into| to)? ([A-Z][\w'’.-]*(?: [A-Z][\w'’.-]*){0,2})$", text)
     if it_place and lexicon.is_place_name(it_place.group(1)):  # "make it Mount Fuji": a move
@@ -1105,6 +1114,12 @@ def _direct_edits(prompt: str, text: str) -> list[DirectEdit]:
             new = re.sub(r"^(?:it|them|him|her|this)\s+(?:(?:in|on|at|into|onto|to)\s+)?(?:(?:a|an|the)\s+)?", "",
                          m.group(1), flags=re.I)
             old = m.group(2)
+            lead = re.match(r"(?:make|turn|have) (?:the |his |her |its )?([\w-]+) (?=\S)", new, re.I)
+            if lead and find_np(prompt, lead.group(1)):
+                new = new[lead.end():]  # "make the backpack canvas instead of leather": canvas
+            where = re.match(r"(.+?) (?:in|on|at|through|behind) (?:the|a|an) [\w-]+$", old)
+            if where and find_np(prompt, where.group(1)):
+                old = where.group(1)  # "mars instead of earth in the window": the earth
             pair = new.split()
             if len(pair) == 2 and _attribute(pair[1]) and len(old.split()) == 1 and find_np(prompt, pair[0]):
                 new = pair[1]  # "eyes red not blue": the eyes' blue becomes red
@@ -1118,6 +1133,9 @@ def _direct_edits(prompt: str, text: str) -> list[DirectEdit]:
                 keep(replace_all(prompt, old, new) or _swap_kind(prompt, old, new), "replace")
         elif name == "replace":
             old, new = m.group(1), m.group(2)
+            if _weather_stem(old) and _weather_stem(new.split()[-1]):  # "swap fog for snow": "Snowy Morning"
+                keep(weather(prompt, _weather_stem(new.split()[-1]), _weather_stem(old)), "weather")
+                break
             span = _person(prompt) if old.lower() in ("him", "her", "he", "she") else None
             if span:  # "swap him for Danny DeVito"
                 s_, e_ = span
@@ -1156,6 +1174,8 @@ def _direct_edits(prompt: str, text: str) -> list[DirectEdit]:
             keep(add(prompt, "wearing " + m.group(1)), "add", sure=False)
         elif name == "swap":  # "make it a husky", "make her an old lady", "make the alley a dirt road"
             who, new = m.group(1).lower(), re.sub(r"\s+instead$", "", m.group(2).strip(" .!"), flags=re.I)
+            if new.split()[0].lower() in _DOING:
+                continue  # "make them play checkers": something they do, not what they are
             named = who[4:] if who.startswith("the ") and find_np(prompt, who[4:]) else None
             if who.startswith("the ") and not named:
                 break

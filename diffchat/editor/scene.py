@@ -27,6 +27,7 @@ _CLASH = {
              r"depth of field|shallow depth of field|octane render|unreal engine(?: \d+)?|8k uhd|canon eos[^,;|]*|"
              r"hasselblad[^,;|]*|sony a7[^,;|]*",
     "crowd": r"empty|deserted|no humans|no people|nobody|uninhabited",
+    "calm": r"storm clouds|dark clouds|crashing waves|stormy|thunderstorm|lightning|turbulent|raging",
     "photo": r"oil painting|digital painting|painting|illustration|concept art|digital art|anime style|anime|cartoon|"
              r"painterly|(?:thick |visible |bold |loose )?brush ?strokes|impasto|palette knife|watercolou?r|sketch|drawing|"
              r"cel shading|manga",
@@ -125,6 +126,9 @@ def mood_of(instruction: str) -> tuple[str, bool] | None:
         return "cheerful", False
     if re.fullmatch(r"calm (?:it|this|everything|things|the scene) down(?: a bit| a little)?", text):
         return "calm", False
+    both = re.search(r"\b([a-z-]+) and ([a-z-]+)$", text)
+    if both and both.group(1) in _MOOD_WORDS and both.group(2) in _MOOD_WORDS:
+        text = text[:both.start()] + both.group(1)  # "calm and peaceful": the first says it
     m = _MOOD_INSTRUCTION.match(text)
     if not m or m.group(2) not in _MOOD_WORDS:
         return None
