@@ -49,7 +49,7 @@ def first(prompt, instruction):
      "Colorful autumn landscape near the river."),
     ("a zebra in a field", "make it sunset", "a zebra in a field at sunset"),
     ("a street market at night, neon signs", "make it daytime", "a street market during the day, neon signs"),
-    ("a street market, rain-soaked pavement", "make it snow instead of rain", "a street market, snow-soaked pavement"),
+    ("a street market, rain-soaked pavement", "make it snow instead of rain", "a street market, snowy pavement"),
     ("a cat on a bench with a red umbrella", "make it raining", "a cat on a bench with a red umbrella in the rain"),
     ("a lighthouse on a rainy day", "make it snowy", "a lighthouse on a snowy day"),
     # the artist
