@@ -574,6 +574,8 @@ def test_a_bare_x_to_y_needs_x_in_the_prompt():
     ("Photograph - Foggy Morning On The Thames by Elena Marsh", "swap fog for snow",
      "Photograph - Snowy Morning On The Thames by Elena Marsh"),
     ("portrait of a middle-aged man in a denim jacket", "make him a teenager", "portrait of a teenager in a denim jacket"),
+    ("city skyline at sunset, orange sky, reflections in the river", "make teh sky purple",
+     "city skyline at sunset, purple sky, reflections in the river"),
 ])
 def test_rule_edits_v13(prompt, instruction, want):
     assert first(prompt, instruction) == want

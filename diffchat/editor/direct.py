@@ -973,7 +973,9 @@ def _normalise(part: str) -> str:
     text = re.sub(r"\b(?:teh|hte)\b", "the", text, flags=re.I)
     text = re.sub(r"\b(them|it) all\b", r"\1", text, flags=re.I)  # "make them all red"
     text = re.sub(r"\b(?:kinda|kind of|sorta|sort of|somewhat|a tad|actually)\s+", "", text, flags=re.I)  # "kinda gloomy"
-    text = re.sub(r"^make the (?:weather|sky) (?:[a-z]+ and )?(?=\w+$)", "make it ", text, flags=re.I)  # "make the weather calm and sunny"
+    sky = re.match(r"make the (weather|sky) (?:[a-z]+ and )?(\w+)$", text, re.I)
+    if sky and (sky.group(1).lower() == "weather" or _weather_stem(sky.group(2))):
+        text = "make it " + sky.group(2)  # "make the weather calm and sunny", "make the sky cloudy"; not "the sky purple"
     for typo, word in _TYPOS.items():
         text = re.sub(rf"\b{typo}\b", word, text, flags=re.I)
     text = _fix_verb(text)
