@@ -12,7 +12,7 @@ def first(prompt, instruction):
     return edits[0].text if edits else None
 
 
-@pytest.mark.parametrize("prompt, instruction, want", [
+RULE_EDITS = [
     # removals: the comma part, the "and X", the "with X", the "holding X"
     ("cyberpunk market at night, neon signs, flying cars overhead, cinematic lighting", "remove the flying cars",
      "cyberpunk market at night, neon signs, cinematic lighting"),
@@ -117,9 +117,7 @@ def first(prompt, instruction):
     ("a wooden chair in an empty room", "make the chair out of glass", "a glass chair in an empty room"),
     ("1boy, knight, castle, daytime, blue sky", "night time", "1boy, knight, castle, nighttime, night sky"),
     ("Autumn Path in Central Park - photo by J. Chen", "do it in watercolor", "Autumn Path in Central Park - watercolor by J. Chen"),
-])
-def test_rule_edits(prompt, instruction, want):
-    assert first(prompt, instruction) == want
+]
 
 
 def test_a_medium_with_nothing_to_replace_is_a_suggestion():
@@ -194,7 +192,7 @@ def test_rule_suggestions_join_the_models_candidates():
 
 
 # v5: what clashes with a new season, weather, time or medium goes; moods; moves; kinds and kin (WordNet)
-@pytest.mark.parametrize("prompt, instruction, want", [
+RULE_EDITS_V5 = [
     ("a village street in autumn, cobblestones, fallen leaves, warm windows", "make it winter",
      "a village street in winter, cobblestones, warm windows"),
     ("Central Park in Autumn New York City Wallpaper trees lake fall colors skyline", "winter please",
@@ -249,9 +247,7 @@ def test_rule_suggestions_join_the_models_candidates():
     ("a foggy bridge at night with a person walking across", "delete the person", "a foggy bridge at night"),
     ("a library, a cat on a rug, and a grandfather clock in the corner, candlelight", "Remove the clock",
      "a library, a cat on a rug, candlelight"),
-])
-def test_rule_edits_v5(prompt, instruction, want):
-    assert first(prompt, instruction) == want
+]
 
 
 @pytest.mark.parametrize("prompt, instruction", [
@@ -286,7 +282,7 @@ def test_rules_without_wordnet_leave_kinds_to_the_models(monkeypatch):
 
 # v6: places WordNet knows in any case and as runs, a trailing place part, names, brands, materials,
 # booru tags, additions placed with the titled subject (and an "empty" road no longer empty)
-@pytest.mark.parametrize("prompt, instruction, want", [
+RULE_EDITS_V6 = [
     ("Yoga class on a rooftop in Brooklyn, New York", "move to bali", "Yoga class on a rooftop in Bali"),
     ("Hikers on a rope bridge in the Nepal Himalayas - Stock Photo", "set it in the amazon jungle",
      "Hikers on a rope bridge in the Amazon Jungle - Stock Photo"),
@@ -320,9 +316,7 @@ def test_rules_without_wordnet_leave_kinds_to_the_models(monkeypatch):
     ("Photograph - Fox Trio by Jai Johnson", "give them bunny ears", "Photograph - Fox Trio with Bunny Ears by Jai Johnson"),
     ("Autumn colors framed by sliding doors and tatami mats", "Make it an Ukiyo-e painting",
      "Ukiyo-e painting of autumn colors framed by sliding doors and tatami mats"),
-])
-def test_rule_edits_v6(prompt, instruction, want):
-    assert first(prompt, instruction) == want
+]
 
 
 @pytest.mark.parametrize("prompt, instruction", [
@@ -361,7 +355,7 @@ def test_names_labels_and_nations(prompt, instruction, want):
 
 
 # v7: from round 10's partly/failed edits (fresh6, seen after judging)
-@pytest.mark.parametrize("prompt, instruction, want", [
+RULE_EDITS_V7 = [
     ("Tabby Cat Cross Stitch Pattern - Cat Lover Gift", "make it a dog", "Dog Cross Stitch Pattern - Dog Lover Gift"),
     ("Keanu Reeves rides his motorcycle through Malibu", "swap Keanu for Rihanna", "Rihanna rides his motorcycle through Malibu"),
     ("Albert Bierstadt - Among the Sierra Nevada, California", "by hokusai insted",
@@ -390,9 +384,7 @@ def test_names_labels_and_nations(prompt, instruction, want):
      "Rating: Safe Tags: 2girls beach ocean umbrella winter User: hinata_p"),
     ("Sorolla - Strolling along the Seashore, 1909", "put everyone in modern swimsuits",
      "Sorolla - Strolling along the Seashore Wearing Modern Swimsuits, 1909"),
-])
-def test_rule_edits_v7(prompt, instruction, want):
-    assert first(prompt, instruction) == want
+]
 
 
 def test_colour_words_in_names_stay():
@@ -400,7 +392,7 @@ def test_colour_words_in_names_stay():
 
 
 # v8: from round 11's partly/failed edits (fresh7, seen after judging)
-@pytest.mark.parametrize("prompt, instruction, want", [
+RULE_EDITS_V8 = [
     ("Neon-lit ramen shop on a sunny street in Tokyo", "make it a taco stand", "Neon-lit taco stand on a sunny street in Tokyo"),
     ("Queen Elizabeth II waves from the balcony of Buckingham Palace", "make her a penguin",
      "Penguin Queen Elizabeth II waves from the balcony of Buckingham Palace"),
@@ -424,9 +416,7 @@ def test_colour_words_in_names_stay():
     ("a puppy on a green velvet couch, sleepy puppy", "pixar style pls", "a puppy on a green velvet couch, sleepy puppy, pixar style"),
     ("a stag in a forest, by greg rutkowski and thomas kinkade", "swap rutkowski for john howe",
      "a stag in a forest, by john howe and thomas kinkade"),
-])
-def test_rule_edits_v8(prompt, instruction, want):
-    assert first(prompt, instruction) == want
+]
 
 
 def test_verifier_does_not_reward_adding_what_was_to_be_removed():
@@ -435,14 +425,12 @@ def test_verifier_does_not_reward_adding_what_was_to_be_removed():
     assert verify(src, "remove the sled", src) > verify(src, "remove the sled", "kids building a snow sled in a city park")
 
 
-@pytest.mark.parametrize("prompt, instruction, want", [
+RULE_EDITS_V8_1 = [
     ("Storm clouds over wheat field, Kansas, June 2016", "remove the storm clouds", "Wheat field, Kansas, June 2016"),
     ("St. Mark's Basilica, Venice - Canaletto", "by Hundertwasser", "St. Mark's Basilica, Venice - Hundertwasser"),
     ("Personalized Wooden Cutting Board - Wedding Gift", "make it slate", "Personalized Slate Cutting Board - Wedding Gift"),
     ("a cow in the highlands", "mkae the cow pink", "a pink cow in the highlands"),
-])
-def test_rule_edits_v8_1(prompt, instruction, want):
-    assert first(prompt, instruction) == want
+]
 
 
 def test_a_photo_credit_is_not_the_medium():
@@ -451,7 +439,7 @@ def test_a_photo_credit_is_not_the_medium():
 
 
 # v9: from round 13's partly/failed edits (fresh9, seen after judging)
-@pytest.mark.parametrize("prompt, instruction, want", [
+RULE_EDITS_V9 = [
     ("Alphonse Mucha - Zodiac, 1896, lithograph", "by Yoshitaka Amano instead", "Yoshitaka Amano - Zodiac, 1896, lithograph"),
     ("Gustav Klimt - The Kiss (detail)", "what if it was by picasso", "Picasso - The Kiss (detail)"),
     ("Minimalist Scandinavian Living Room with Grey Sofa", "make it more maximalist", "Maximalist Living Room with Grey Sofa"),
@@ -464,13 +452,11 @@ def test_a_photo_credit_is_not_the_medium():
      "Beautiful 70-year-old woman with freckles - Stock Photo"),
     ("a little girl flying a kite", "make her older", "an elderly woman flying a kite"),
     ("a man reading a newspaper", "make him older", "an elderly man reading a newspaper"),
-])
-def test_rule_edits_v9(prompt, instruction, want):
-    assert first(prompt, instruction) == want
+]
 
 
 # v10: from round 14's partly/failed edits (fresh10, seen after judging)
-@pytest.mark.parametrize("prompt, instruction, want", [
+RULE_EDITS_V10 = [
     ("Vintage Brass Telescope on Wooden Tripod - Nautical Decor - Free Shipping", "make it silver",
      "Vintage Silver Telescope on Wooden Tripod - Nautical Decor - Free Shipping"),
     ("Frozen waterfall in Iceland", "make it summer", "Waterfall in Iceland in summer"),
@@ -480,13 +466,11 @@ def test_rule_edits_v9(prompt, instruction, want):
      "Ballerina tying her pointe shoes, colorful photography"),
     ("an orange cat sitting on a porch with some rain", "put it on a boat instead", "an orange cat sitting in a boat with some rain"),
     ("portrait of an old fisherman", "make him younger", "portrait of a young fisherman"),
-])
-def test_rule_edits_v10(prompt, instruction, want):
-    assert first(prompt, instruction) == want
+]
 
 
 # v11: from round 15's partly/failed edits (fresh11, seen after judging)
-@pytest.mark.parametrize("prompt, instruction, want", [
+RULE_EDITS_V11 = [
     ("Portrait of an elderly man with a white beard smiling", "shave him", "Portrait of an elderly man smiling"),
     ("Portrait of a bearded man in a flat cap, Brooklyn", "shave the beard", "Portrait of a man in a flat cap, Brooklyn"),
     ("couple dancing in the kitchen", "make them old", "elderly couple dancing in the kitchen"),
@@ -505,9 +489,7 @@ def test_rule_edits_v10(prompt, instruction, want):
     ("a bowl of lemons", "make them strawberries", "a bowl of strawberries"),
     ("Hand-painted ceramic mug with lemons, 12oz", "make it a strawberry", "Hand-painted ceramic mug with strawberries, 12oz"),
     ("Lighthouse on a rocky cliff during a storm", "make it sunny", "Lighthouse on a rocky cliff in the sun"),
-])
-def test_rule_edits_v11(prompt, instruction, want):
-    assert first(prompt, instruction) == want
+]
 
 
 @pytest.mark.parametrize("prompt, instruction, want, sure", [
@@ -530,7 +512,7 @@ def test_a_second_part_no_rule_knows_leaves_the_first_alone():
 
 
 # v12: from round 16's partly/failed edits (fresh12, seen after judging)
-@pytest.mark.parametrize("prompt, instruction, want", [
+RULE_EDITS_V12 = [
     ("girl as a cyborg, chrome skin, glowing blue eyes, oil painting", "eyes red not blue",
      "girl as a cyborg, chrome skin, glowing red eyes, oil painting"),
     ("Kids Room Decor - Cute Elephant and Balloons Nursery Print", "elephant to giraffe",
@@ -546,9 +528,7 @@ def test_a_second_part_no_rule_knows_leaves_the_first_alone():
     ("Arts And Crafts Tonalist Painting", "Tonalist -> Social Realist", "Arts And Crafts Social Realist Painting"),
     ("a zen garden, raked sand, maple tree, koi pond", "replace the maple w/ a cherry blosom tree",
      "a zen garden, raked sand, cherry blossom tree, koi pond"),
-])
-def test_rule_edits_v12(prompt, instruction, want):
-    assert first(prompt, instruction) == want
+]
 
 
 def test_a_bare_x_to_y_needs_x_in_the_prompt():
@@ -557,7 +537,7 @@ def test_a_bare_x_to_y_needs_x_in_the_prompt():
 
 
 # v13: from round 17's partly/failed edits (fresh13, seen after judging)
-@pytest.mark.parametrize("prompt, instruction, want", [
+RULE_EDITS_V13 = [
     ("a lighthouse on a rocky shore, crashing waves, storm clouds, moody, oil painting", "make it calm and peaceful",
      "a lighthouse on a rocky shore, moody, calm, oil painting"),
     ("an orange cat sleeping on a windowsill", "add a cup of tea next to it",
@@ -576,10 +556,16 @@ def test_a_bare_x_to_y_needs_x_in_the_prompt():
     ("portrait of a middle-aged man in a denim jacket", "make him a teenager", "portrait of a teenager in a denim jacket"),
     ("city skyline at sunset, orange sky, reflections in the river", "make teh sky purple",
      "city skyline at sunset, purple sky, reflections in the river"),
-])
-def test_rule_edits_v13(prompt, instruction, want):
-    assert first(prompt, instruction) == want
+]
 
 
 def test_what_people_do_is_no_swap():
     assert direct_edits("An old man playing chess with a young girl in a park", "make them play checkers") == []
+
+
+@pytest.mark.parametrize("prompt, instruction, want", [
+    *RULE_EDITS, *RULE_EDITS_V5, *RULE_EDITS_V6, *RULE_EDITS_V7, *RULE_EDITS_V8, *RULE_EDITS_V8_1, *RULE_EDITS_V9,
+    *RULE_EDITS_V10, *RULE_EDITS_V11, *RULE_EDITS_V12, *RULE_EDITS_V13])
+def test_rule_edits(prompt, instruction, want):
+    """Every version's cases (the lists above, each written from a round's partly and failed edits)."""
+    assert first(prompt, instruction) == want
