@@ -34,6 +34,7 @@ import torch
 import torch.nn as nn
 import yaml
 
+from diffchat.editor.templates import target_text
 from diffchat.errors import InvalidInput
 from train.config import config_from_yaml
 
@@ -321,14 +322,6 @@ class PPOTrainer:
             applied = (apply_script(row.source, done) if done.strip() else None) or row.source
         return applied or ""
 
-    def _response_text(self, row, target: str) -> str:
-        """What the model would write for `target`: the prompt, or the edit script to it."""
-        if self.template != "script":
-            return target
-        from diffchat.editor.edit_script import diff_script
-
-        return diff_script(row.source, target)
-
     def _batch_rows(self, step: int) -> list:
         P, B = self.acc.num_processes, self.cfg.batch_size
         start = (step * P + self.acc.process_index) * B
@@ -368,7 +361,7 @@ class PPOTrainer:
             rng = random.Random(self._seed(step))
             eos = self.tokenizer.eos_token_id
             for i, neg in self.negatives.sample([r.target for r in rows], rng):
-                text = self._response_text(rows[i], neg.text)
+                text = target_text(rows[i].source, neg.text, self.template)
                 if not text:  # the perturbation undid the edit: no script to write
                     continue
                 resp = self.tokenizer(" " + text, add_special_tokens=False)["input_ids"]

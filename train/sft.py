@@ -17,8 +17,7 @@ from pathlib import Path
 import yaml
 
 from diffchat.editor import EDITOR_META, EMBEDDED_BASE
-from diffchat.editor.edit_script import diff_script
-from diffchat.editor.templates import build_prompt
+from diffchat.editor.templates import build_prompt, target_text
 from train.config import config_from_yaml
 from train.data import load_rows, split_by_source, write_jsonl
 
@@ -104,7 +103,7 @@ def build_datasets(cfg: SFTRunConfig, tokenizer):
 
     def to_records(part):
         return [{"prompt": build_prompt(tokenizer, r.source, r.instruction, cfg.template),
-                 "completion": " " + (diff_script(r.source, r.target) if cfg.template == "script" else r.target)}
+                 "completion": " " + target_text(r.source, r.target, cfg.template)}
                 for r in part]
 
     return Dataset.from_list(to_records(train)), (Dataset.from_list(to_records(val)) if val else None)

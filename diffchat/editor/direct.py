@@ -142,13 +142,15 @@ def _title_like(text: str) -> bool:
     return bool(words) and sum(w[0].isupper() for w in words) / len(words) > 0.6
 
 
-def _match_case(new: str, old: str, prompt: str) -> str:
+def _match_case(new: str, old: str, prompt: str, start: int | None = None) -> str:
+    """`new` in the case of the `old` words it replaces; with `start` (where `old` stands), a capital that
+    opens the prompt is kept ("Sad clown" -> "Happy clown")."""
     if old.isupper() and len(old) > 1:
         return new.upper()
     if old[:1].isupper() and (_title_like(prompt) or _title_like(old)):
         small = DETERMINERS | PREPOSITIONS
         return " ".join(w if w.lower() in small else w[:1].upper() + w[1:] for w in new.split())
-    return new
+    return new[:1].upper() + new[1:] if start == 0 and old[:1].isupper() else new
 
 
 # ---------------------------------------------------------------------------------------------- noun phrases
@@ -370,11 +372,13 @@ def replace(prompt: str, old: str, new: str) -> str | None:
         return restyle_free(prompt, np_, new_words[:-1])
     start = toks[np_.mod].start()
     classes = _classes(new_words)
-    other = stem(new_words[-1]) != stem(toks[np_.head].group(0)) and not new_words[-1][:1].isupper()
-    mods = [t.group(0) for k, t in enumerate(toks[np_.mod:np_.head], np_.mod) if not (_classes([t.group(0)]) & classes)
-            and not (other and len(new_words) >= 2 and k == np_.head - 1 and t.group(0).islower() and not prompt.islower()
-                     and not _classes([t.group(0)]) and t.group(0) not in MATERIALS and lexicon.is_noun_only(t.group(0)))]
-    # "apple pie" -> "a chocolate cake": what the old thing was made of goes, when the new one names its own
+    other = len(new_words) >= 2 and stem(new_words[-1]) != stem(toks[np_.head].group(0)) and not new_words[-1][:1].isupper()
+
+    def made_of(k: int, w: str) -> bool:  # "apple pie" -> "a chocolate cake": the apple goes with the pie
+        return other and k == np_.head - 1 and w.islower() and not prompt.islower() and not _classes([w]) \
+            and w not in MATERIALS and lexicon.is_noun_only(w)
+    mods = [t.group(0) for k, t in enumerate(toks[np_.mod:np_.head], np_.mod)
+            if not (_classes([t.group(0)]) & classes) and not made_of(k, t.group(0))]
     end = np_.end
     if len(new_words) >= 2 or (new_words[0][:1].isupper() and toks[np_.head].group(0)[:1].isupper()):
         # "swap kate for meryl streep", "swap Keanu for Rihanna": a name goes whole ("Kate Winslet")
@@ -1027,25 +1031,20 @@ def _direct_edits(prompt: str, text: str) -> list[DirectEdit]:
         return out
     feeling = scene.mood_of(text)
     named = re.match(r"make the ([a-z]+) ", text, re.I)
-    if feeling and named and named.group(1).lower() not in ("scene", "image", "picture", "mood", "atmosphere", "vibe",
-                                                           "place") and not find_np(prompt, named.group(1)):
+    thing = named.group(1) if feeling and named and named.group(1).lower() not in (
+        "scene", "image", "picture", "mood", "atmosphere", "vibe", "place") else None
+    np_ = find_np(prompt, thing) if thing else None
+    if thing and np_ is None:
         feeling = None  # "make the lighting dull": about a thing the prompt does not name
-    if feeling and named and named.group(1).lower() not in ("scene", "image", "picture", "mood", "atmosphere", "vibe",
-                                                            "place", "it", "this", "everything"):
-        np_ = find_np(prompt, named.group(1))  # "make the sea calm": the sea's own words, not the scene's mood
-        word = text.split()[-1]
-        if np_ is not None and not feeling[1] and word.isalpha():
-            toks = _words(prompt)
-            first_word = toks[np_.mod].group(0)
-            word = word.capitalize() if toks[np_.mod].start() == 0 and first_word[:1].isupper() else _match_case(
-                word, first_word, prompt)  # "Sad clown" -> "Happy clown"
-            edited = restyle_free(prompt, np_, [word]) if np_.head > np_.mod else _tidy(
-                prompt[:toks[np_.head].start()] + word + " " + prompt[toks[np_.head].start():])
-            keep(edited, "restyle")
-            return out
+    word = text.split()[-1]
+    if feeling and np_ is not None and not feeling[1] and word.isalpha():  # "make the sea calm": the sea's own words
+        toks = _words(prompt)
+        word = _match_case(word, toks[np_.mod].group(0), prompt, start=toks[np_.mod].start())  # "Sad clown" -> "Happy clown"
+        keep(restyle_free(prompt, np_, [word]) if np_.head > np_.mod else _tidy(
+            prompt[:toks[np_.head].start()] + word + " " + prompt[toks[np_.head].start():]), "restyle")
+        return out
     if feeling:  # "make it spooky", "happier", "less quiet", "cheer it up"
-        calm = not feeling[1] and scene._CLUSTER.get(feeling[0]) == "calm"
-        keep(_clear(scene.mood(prompt, *feeling), "calm" if calm else None), "mood")  # calm: the storm goes
+        keep(scene.mood(prompt, *feeling), "mood")
         return out
     it_place = re.match(r"(?:make|turn|change) it(?: into| to)? ([A-Z][\w'’.-]*(?: [A-Z][\w'’.-]*){0,2})$", text)
     if it_place and lexicon.is_place_name(it_place.group(1)):  # "make it Mount Fuji": a move
@@ -1220,7 +1219,7 @@ def _direct_edits(prompt: str, text: str) -> list[DirectEdit]:
         elif name == "to":  # "elephant to giraffe", "soccer -> basketball": named in the prompt, replaced
             old_, new_ = m.group(1), m.group(2)
             said = {stem(w) for w in _phrase_words(prompt)}
-            if old_.split()[0].lower() in _COMMAND + ("move", "go", "it", "them", "him", "her", "this") or not find_np(
+            if old_.split()[0].lower() in _COMMAND + ("go", "it", "them", "him", "her", "this") or not find_np(
                     prompt, old_) or not all(stem(w) in said for w in _phrase_words(old_)):
                 continue  # "extract the canoes to a greenscreen": not a thing of the prompt
             keep(replace_all(prompt, old_, new_), "replace")
@@ -1253,7 +1252,7 @@ def _direct_edits(prompt: str, text: str) -> list[DirectEdit]:
             elif len(words) == 1 and _weather_stem(words[0]):  # "foggy instead"
                 keep(_clear(weather(prompt, _weather_stem(words[0])), "sun" if _weather_stem(words[0]) == "sun"
                             else None), "weather")
-            elif m.group(1).lower().replace("-", "").replace(" time", "time") in TIMES or m.group(1).lower() in SEASONS:
+            elif _time_key(m.group(1).lower()) in TIMES or m.group(1).lower() in SEASONS:
                 _it_rule(prompt, m.group(1).lower(), keep)  # "daytime instead", "winter instead"
             elif subject and all(_attribute(w) for w in words):
                 keep(restyle(prompt, subject, words), "restyle")
@@ -1296,6 +1295,11 @@ def _direct_edits(prompt: str, text: str) -> list[DirectEdit]:
     return out
 
 
+def _time_key(what: str) -> str:
+    """'night time', 'day-time' -> the TIMES key ('nighttime', 'daytime')."""
+    return what.replace("-", "").replace(" time", "time")
+
+
 def _it_rule(prompt: str, what: str, keep) -> bool:
     """Season, time of day, weather or the subject's colour ("make it winter", "make it silver");
     False when `what` is none of them."""
@@ -1336,7 +1340,7 @@ def _it_rule(prompt: str, what: str, keep) -> bool:
         if first and first[0].text:
             keep(add(first[0].text, both.group(2)), first[0].rule)
         return bool(first)
-    key = what.replace("-", "").replace(" time", "time")
+    key = _time_key(what)
     words = what.split()
     if len(words) == 2 and words[0] in ("early", "late", "mid") and words[1] in TIMES:  # "early morning"
         keep(time_of_day(prompt, words[1], label=what), "time")

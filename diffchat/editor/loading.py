@@ -22,8 +22,8 @@ def load_editor(spec: str | None = None, *, runtime: str | None = None, quantiza
     spec: None / "default": the shipped DiffChat editor (the edit-script model's, the rewrite model's and
     the rules' candidates, the best picked: rerank.py, direct.py); "models": the same without the rules;
     "rewrite" / "script": either shipped adapter alone on the
-    embedded base; "best:SCRIPT+REWRITE" the same pairing where commas separate something else; "best:SCRIPT,REWRITE": that pairing of any two specs; "base": the embedded base,
-    zero-shot; "openai:MODEL": an OpenAI-compatible endpoint; a path to a .gguf file; a LoRA adapter
+    embedded base; "best:SCRIPT,REWRITE": that pairing of any two specs ("best:SCRIPT+REWRITE" inside a
+    comma-separated list); "base": the embedded base, zero-shot; "openai:MODEL": an OpenAI-compatible endpoint; a path to a .gguf file; a LoRA adapter
     folder; a model folder; or a Hub id.
     runtime: "auto" (default; $DIFFCHAT_EDITOR_RUNTIME overrides): CTranslate2 on a CPU, transformers
     on a GPU or when a GPU device or a dtype is asked for. quantization: the CTranslate2 weights (int8, ...).

@@ -81,9 +81,12 @@ def repeats(source: str, candidate: str, n: int = 3) -> bool:
     """Does the candidate say a run of n words twice that the source says once ("Empty Office Cubicles at
     Night, Corporate Interior, Empty Office Cubicles at Night"), or one word twice in a row ("vintage
     vintage")? A sign of a garbled rewrite."""
-    pairs = lambda t: {(a, b) for a, b in zip(_words(t), _words(t)[1:]) if a == b}  # noqa: E731
-    if pairs(candidate) - pairs(source):
+    def doubled(text: str) -> set:
+        words = _words(text)
+        return {a for a, b in zip(words, words[1:]) if a == b}
+    if doubled(candidate) - doubled(source):
         return True
+
     def counts(text: str) -> dict:
         words = _words(text)
         grams: dict = {}

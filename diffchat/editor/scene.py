@@ -137,7 +137,13 @@ def mood_of(instruction: str) -> tuple[str, bool] | None:
 
 def mood(prompt: str, word: str, less: bool = False) -> str | None:
     """The mood words that clash with `word` give way to it (the first replaced, the others dropped);
-    with none, `word` is added as a tag. "less X": X's words go, the opposite mood comes in."""
+    with none, `word` is added as a tag. "less X": X's words go, the opposite mood comes in. A calm
+    scene keeps no storm ("crashing waves", "storm clouds")."""
+    text = _mood(prompt, word, less)
+    return clear(text, "calm") if text and not less and _CLUSTER.get(word) == "calm" else text
+
+
+def _mood(prompt: str, word: str, less: bool) -> str | None:
     cluster = _CLUSTER.get(word)
     if cluster is None:
         return None
@@ -156,9 +162,7 @@ def mood(prompt: str, word: str, less: bool = False) -> str | None:
         span = _span(text, m) or _word_span(text, m)
         text = text[:span[0]] + text[span[1]:]
     m = found[0]
-    new = _match_case(word, m.group(0), prompt)
-    new = new[:1].upper() + new[1:] if m.start() == 0 and m.group(0)[:1].isupper() else new
-    return _tidy(text[:m.start()] + new + text[m.end():])
+    return _tidy(text[:m.start()] + _match_case(word, m.group(0), prompt, start=m.start()) + text[m.end():])
 
 
 def _word_span(text: str, m: re.Match) -> tuple[int, int]:
@@ -183,7 +187,7 @@ def colors(prompt: str, instruction: str) -> str | None:
     """'make the colors pop': soft/muted colours become vibrant ones (or 'vibrant colors' is added);
     'tone it down': the other way."""
     in_color, vivid = bool(_IN_COLOR.match(instruction.strip())), bool(_VIVID_ASK.match(instruction.strip()))
-    mono = list(re.finditer(rf"\b(?:{_MONO})\b", prompt, re.I))
+    mono = list(re.finditer(rf"\b(?:{_MONO})\b", prompt, re.I)) if in_color or vivid else []
     if in_color or (vivid and mono):  # "in color", "make it colorful": the black and white goes
         if not mono:
             return add_tag(prompt, "full color")

@@ -48,6 +48,16 @@ def build_prompt(tokenizer, x: str, i: str, template: str = "diffchat") -> str:
     raise ValueError(f"Unknown template {template!r}; choose one of {TEMPLATES}")
 
 
+def target_text(source: str, target: str, template: str = "diffchat") -> str:
+    """What a model of this template is trained to write for (source -> target): the new prompt, or with
+    the script template the edit script to it (edit_script.diff_script)."""
+    if template != "script":
+        return target
+    from .edit_script import diff_script
+
+    return diff_script(source, target)
+
+
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")  # terminal escape sequences
 _BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 _INVISIBLE = frozenset("\u200b\u2060\ufeff")  # zero-width space, word joiner, byte-order mark
