@@ -108,12 +108,17 @@ def evaluate(set_path: str, methods: list[str], out: str, batch_size: int = 8) -
         summary[label] = {"spec": spec, "runtime": getattr(editor, "runtime", runtime), "conversations": len(chats),
                           "edits": sum(len(c["outputs"]) for c in chats),
                           "empty": sum(len(c["empty"]) for c in chats),
+                          "unchanged": sum(o == p for c in chats for o, p in zip(c["outputs"], c["prompts"])),
+                          "invariants": dict(sorted(getattr(editor, "stats", {}).items())),
                           "p50_s_per_turn": statistics.median(per_edit), "s_per_turn_by_step": per_edit}
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     lines = ["| method | runtime | conversations | edits | empty outputs | p50 s / turn |", "|---|---|---|---|---|---|"]
     lines += [f"| {m} | {s['runtime']} | {s['conversations']} | {s['edits']} | {s['empty']} | "
               f"{s['p50_s_per_turn']:.3f} |" for m, s in summary.items()]
     table = "\n".join(lines) + "\n"
+    for m, s in summary.items():
+        if s["invariants"]:  # the default editor's candidate checks (diffchat/editor/invariants.py)
+            table += f"\n{m}: {s['unchanged']} turns unchanged; " + ", ".join(f"{k} {v}" for k, v in s["invariants"].items()) + "\n"
     (out_dir / "summary.md").write_text(table)
     print(table)
     return summary

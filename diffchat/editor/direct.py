@@ -966,7 +966,7 @@ _TYPOS = {"shoud": "should", "shold": "should", "sould": "should", "runing": "ru
           "bg": "background", "pic": "picture", "w/o": "without"}
 
 
-def _normalise(part: str) -> str:
+def normalise(part: str) -> str:
     """One instruction as the rules read it: no filler ("idk", "actually", "please"), no 'thanks', typos of
     the command verb and of "them"/"the" mended, "instead" spelled right."""
     text = re.sub(r"[.!]+$", "", " ".join(part.strip().split())).strip()
@@ -997,7 +997,7 @@ def direct_edits(prompt: str, instruction: str) -> list[DirectEdit]:
         return []
     parts = [p for p in _SPLIT.split(" ".join(instruction.split())) if p and p.strip(" ,;")]
     parts = [re.sub(r"^(?:just|only)\s+(?!add\b)", "add ", p.strip(), flags=re.I) if k else p for k, p in enumerate(parts)]
-    parts = [_normalise(p) for k, p in enumerate(parts) if not (k and re.match(r"\s*(?:but\s+)?(?:keep|leave)\b", p, re.I))]
+    parts = [normalise(p) for k, p in enumerate(parts) if not (k and re.match(r"\s*(?:but\s+)?(?:keep|leave)\b", p, re.I))]
     if not parts or not parts[0]:
         return []
     first = _direct_edits(prompt, parts[0])

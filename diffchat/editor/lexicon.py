@@ -29,8 +29,23 @@ def wordnet():
         return _state["wn"]
 
 
+def tagger():
+    """NLTK's English perceptron tagger, loaded once; None when the data cannot be had (the invariants,
+    invariants.py, then check nothing)."""
+    with _lock:
+        if "tagger" not in _state:
+            try:
+                from ..scoring.ci import _tagger
+                _state["tagger"] = _tagger()
+            except Exception as e:  # noqa: BLE001 - offline without data: the editor goes on without it
+                log.warning("DiffChat: the POS tagger is unavailable, so candidate edits are not checked (%s)", e)
+                _state["tagger"] = None
+        return _state["tagger"]
+
+
 def cache_clear() -> None:
     """Forget every answer (after WordNet was swapped or removed, as tests do)."""
+    _state.pop("tagger", None)
     for f in (_nouns, _synset_ancestors, _ancestors, is_word, is_name, is_named_thing, is_noun_only, _places,
               is_place_name):
         f.cache_clear()

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import logging
 import re
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
+from . import invariants
 from .common import LocalEditor, edit_one, in_batches, is_unchanged, validate_pair
 from .direct import direct_edits
 
@@ -104,7 +106,10 @@ TAKE_RULE = 2.0      # a sure rule edit is taken without running the models when
 
 class RerankedEditor:
     """The script model proposes `n` edits, the rewrite model one more, the rules (direct.py) theirs;
-    the verifier picks. A sure rule edit that the verifier scores high is taken at once."""
+    the verifier picks among those that keep the invariants (invariants.py): a candidate that breaks a
+    severe one loses to every other, and when all break one the editor declines (returns the prompt
+    unchanged, which the chat reports). A sure rule edit that the verifier scores high and that breaks no
+    invariant is taken at once. `stats` counts candidates checked, rejected by each invariant, declines."""
 
     def __init__(self, writer: LocalEditor, judge: LocalEditor, n: int = 4, rules: bool = True):
         self.writer, self.judge, self.n, self.rules = writer, judge, n, rules
@@ -112,6 +117,7 @@ class RerankedEditor:
         self.name = f"{writer.name} | {judge.name} (best of {n + 1})"
         self.runtime, self.template, self.options = writer.runtime, "script+rewrite", judge.options
         self.load_seconds = writer.load_seconds + judge.load_seconds
+        self.stats: Counter = Counter()
 
     @property
     def device(self):
@@ -123,8 +129,10 @@ class RerankedEditor:
     def edit_batch(self, pairs, batch_size: int = 8, progress: bool = True, **generation) -> list[str]:
         def edit_chunk(chunk):
             ruled = [self.rule_edits(pair) for pair in chunk]
-            taken = [next((t for t, sure in r if sure and verify(*pair, t) >= TAKE_RULE), None)
-                     for pair, r in zip(chunk, ruled)]
+            taken = [next((t for t, sure in r if sure and verify(*pair, t) >= TAKE_RULE
+                           and not invariants.check(*pair, t)), None) for pair, r in zip(chunk, ruled)]
+            self.stats["edits"] += len(chunk)
+            self.stats["rule taken"] += sum(t is not None for t in taken)
             todo = [k for k, t in enumerate(taken) if t is None]
             if todo:
                 beams, rewrites = self._model_candidates([chunk[k] for k in todo], batch_size, generation)
@@ -161,6 +169,17 @@ class RerankedEditor:
         cands = list(dict.fromkeys(c for c in [*candidates, *bonus] if not is_unchanged(c, source)))
         if not cands:
             return candidates[-1]  # the rewrite, unchanged or empty: the chat says so
-        likelihood = self.judge.score(pair, cands)
-        return max(zip(cands, likelihood),
-                   key=lambda c: verify(source, instruction, c[0]) + c[1] + bonus.get(c[0], 0.0))[0]
+        broken = {c: invariants.check(source, instruction, c) for c in cands}
+        self.stats["candidates"] += len(cands)
+        for c in cands:
+            for v in broken[c]:
+                self.stats[f"{'rejected' if v.severe else 'penalised'}: {v.name}"] += 1
+        kept = [c for c in cands if not invariants.severe(broken[c])]
+        if not kept:
+            self.stats["declined"] += 1
+            log.info("declined %r on %r: every candidate breaks an invariant (%s)", instruction, source,
+                     "; ".join(f"{c!r}: {', '.join(v.name for v in broken[c] if v.severe)}" for c in cands))
+            return source  # unchanged: the chat says it could not make the change
+        likelihood = self.judge.score(pair, kept)
+        return max(zip(kept, likelihood), key=lambda c: verify(source, instruction, c[0]) + c[1] + bonus.get(c[0], 0.0)
+                   - invariants.penalty(broken[c[0]]))[0]
