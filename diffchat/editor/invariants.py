@@ -79,10 +79,11 @@ _GONE = [  # what an instruction replaces or removes (its object)
                r"hide|minus|cut|ditch|shave)\s+(?:the\s+|a\s+|an\s+|all\s+|his\s+|her\s+|their\s+)?(.+)$"),
     re.compile(r"\bmake\s+(?:the\s+|his\s+|her\s+|their\s+)?([a-z]+)\s+(?:an?|into)\s"),  # "make the cat a dog"
 ]
-_ATTRIBUTE_ASK = re.compile(  # "make the umbrella blue", "paint his car bright red", "the dress should be gold"
+_ATTRIBUTE_ASKS = [re.compile(  # "make the umbrella blue", "paint his car bright red", "the dress should be gold"
     r"^(?:make|paint|colou?r|turn|change|dye|have|get|give)?\s*(?:the|his|her|their|its|my|that|this)\s+"
-    r"([a-z][a-z-]*(?:\s(?!(?:to|into|be|should|is|are|look|looks|all)\b)[a-z][a-z-]*)?)(?:'s)?\s+(?:(?:to|into|be|should be|is|are|look|looks|all)\s+)?"
+    rf"([a-z][a-z-]*{two})(?:'s)?\s+(?:(?:to|into|be|should be|is|are|look|looks|all)\s+)?"
     r"((?:(?:more|very|really|super|bright|dark|light|pale|deep)\s+)?[a-z-]+)\b", re.I)
+    for two in (r"(?:\s(?!(?:to|into|be|should|is|are|look|looks|all)\b)[a-z][a-z-]*)", "")]
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z'’]*|\d+")  # "snow-covered-cabin": snow, covered, cabin
 _FORMS = ("er", "est", "r", "st", "y", "ful", "ed", "d", "ing", "ly", "en", "n", "ish", "ern", "tic", "ic", "al",
           "ous", "e", "es")
@@ -138,7 +139,7 @@ def _there(word: str, stems: set[str]) -> bool:
         return True
     if word in _SOMEONE and any(lexicon.is_person(w) for w in stems if len(w) > 2):
         return True
-    if any(lexicon.is_kind_of(w, h) for w in stems if len(w) > 2 for h in _hypernyms(word)):
+    if any(h in stems or lexicon.is_kind_of(w, h) for w in stems if len(w) > 2 for h in _hypernyms(word)):
         return True  # "add its mom": mother
     return len(word) >= 6 and bool(difflib.get_close_matches(word, [w for w in stems if len(w) >= 5], n=1, cutoff=0.8))
 
@@ -199,12 +200,15 @@ def ask(instruction: str) -> Ask:
                 and not w.endswith("ing") and _noun_first(w)):
             things.append(s)
     target = attribute = None
-    m = _ATTRIBUTE_ASK.match(text)
-    if m:
+    for pattern in _ATTRIBUTE_ASKS:  # "the hot air balloon red", then "the umbrella blue instead"
+        m = pattern.match(text)
+        if not m:
+            continue
         head = m.group(1).split()[-1]
         word = m.group(2).split()[-1]
         if word in _ATTRIBUTE_WORDS and head not in _PRONOUN and head not in _ABSTRACT and head not in _ATTRIBUTE_WORDS:
             target, attribute = stem(head), word
+            break
     words = {s for _, _, s in parsed} | {w for w, _, _ in parsed}
     scene = bool(words & _SCENE) or bool(re.search(r"\b(?:mood|feel|vibe|atmosphere|spooky|creepy|cheerful|cozy|"
                                                    r"dramatic|gloomy|happy|sad|calm|lighten|darker|brighter)\b", text))

@@ -1,0 +1,100 @@
+"""The invariants every candidate edit must keep (diffchat/editor/invariants.py), and the default editor's
+use of them: a candidate that breaks a severe one loses, and when all do the editor declines."""
+import pytest
+
+from diffchat.editor import invariants
+from diffchat.editor.rerank import RerankedEditor
+
+
+def names(source, instruction, candidate, severe_only=False):
+    return {v.name for v in invariants.check(source, instruction, candidate) if v.severe or not severe_only}
+
+
+@pytest.mark.parametrize("source, instruction, candidate, broken", [
+    # the subject replaced by the command or by its new attribute
+    ("a boy flying a kite in a park", "make him a bit older, like 15", "a bit older like 15 flying a kite in a park",
+     "subject_lost"),
+    ("a dog sitting on a porch", "make the dog giant", "a giant sitting on a porch", "attribute_misplaced"),
+    # the attribute on the wrong noun
+    ("a woman in a red coat holding an umbrella", "make the umbrella yellow",
+     "a yellow woman in a red coat holding an umbrella", "attribute_misplaced"),
+    ("an astronaut in a white suit holding a cat", "make the suit gold", "an astronaut in a white suit holding a gold cat",
+     "attribute_misplaced"),
+    # an addition reduced to its place phrase
+    ("a cafe terrace in paris at night", "put the Eiffel tower in the distance",
+     "a cafe terrace in paris at night in the distance", "content_missing"),
+])
+def test_severe_breaks(source, instruction, candidate, broken):
+    assert broken in names(source, instruction, candidate, severe_only=True)
+
+
+@pytest.mark.parametrize("source, instruction, candidate, broken", [
+    ("A man in a grey coat holding a green umbrella", "can you make the umbrella blue instead",
+     "A man in a grey coat holding a green umbrella blue", "attribute_kept"),
+    ("a vintage car parked by the sea", "make the car bright red instead",
+     "a vintage car bright red instead parked by the sea", "request_words"),
+    ("a boy flying a kite", "make him older, like 15", "a boy like 15 flying a kite", "request_words"),
+    ("a cafe terrace in paris at night", "add the Eiffel tower",
+     "a cafe terrace in paris at night with the Eiffel tower, in paris", "duplicated"),
+])
+def test_mild_breaks(source, instruction, candidate, broken):
+    found = invariants.check(source, instruction, candidate)
+    assert broken in {v.name for v in found}
+    assert not invariants.severe(found)
+
+
+@pytest.mark.parametrize("source, instruction, candidate", [
+    # correct edits, as people write them, break nothing severe
+    ("A man in a grey coat holding a green umbrella", "can you make the umbrella blue instead",
+     "A man in a grey coat holding a blue umbrella"),
+    ("a knight standing on a hill", "make the knight huge", "a huge knight standing on a hill"),
+    ("a boy flying a kite in a park", "make him a girl", "a girl flying a kite in a park"),
+    ("Horses Grazing in the Pasture by Amelia Crane", "zebras instead", "Zebras Grazing in the Pasture by Amelia Crane"),
+    ("Tourists taking photos in front of the Colosseum, Rome, Italy", "remove all the people",
+     "The Colosseum, Rome, Italy"),
+    ("pencil sketch of a ballerina tying her shoes", "oil painting pls", "oil painting of a ballerina tying her shoes"),
+    ("Gustav Klimt - The Kiss (detail)", "what if it was by picasso", "Pablo Picasso - The Kiss (detail)"),
+    ("a baby elephant playing in the water", "add its mom", "a baby elephant playing in the water with its mother"),
+    ("Vintage red bicycle leaning against a yellow wall", "bike should be blue",
+     "Vintage blue bicycle leaning against a yellow wall"),
+    ("a snowy cabin in the woods", "make it summer", "a cabin in the woods in summer"),
+    ("a cafe terrace in paris at night", "put the Eiffel tower in the distance",
+     "a cafe terrace in paris at night, the Eiffel tower in the distance"),
+])
+def test_correct_edits_pass(source, instruction, candidate):
+    assert not names(source, instruction, candidate, severe_only=True)
+
+
+class FakeJudge:
+    """Stands in for the rewrite model's likelihood: prefers the earlier candidate."""
+    runtime, name, options, load_seconds = "transformers", "judge", None, 0.0
+
+    def score(self, pair, candidates):
+        return [-k for k in range(len(candidates))]
+
+
+def editor():
+    return RerankedEditor(FakeJudge(), FakeJudge(), rules=False)
+
+
+def test_pick_prefers_a_candidate_that_keeps_the_invariants():
+    ed = editor()
+    pair = ("a boy flying a kite in a park", "make him a bit older, like 15")
+    picked = ed.pick(pair, ["a bit older like 15 flying a kite in a park", "a teenage boy flying a kite in a park"])
+    assert picked == "a teenage boy flying a kite in a park"
+    assert ed.stats["rejected: subject_lost"] == 1 and not ed.stats["declined"]
+
+
+def test_pick_declines_when_every_candidate_breaks_a_severe_invariant():
+    ed = editor()
+    pair = ("a cafe terrace in paris at night", "put the Eiffel tower in the distance")
+    picked = ed.pick(pair, ["a cafe terrace in paris in the distance", "a cafe terrace in paris at the distance"])
+    assert picked == pair[0]  # unchanged: the chat says it could not make the change
+    assert ed.stats["declined"] == 1
+
+
+def test_without_the_tagger_nothing_is_checked(monkeypatch):
+    from diffchat.editor import lexicon
+
+    monkeypatch.setattr(lexicon, "tagger", lambda: None)
+    assert invariants.check("a boy flying a kite", "make him older", "older flying a kite") == []
