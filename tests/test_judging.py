@@ -74,6 +74,9 @@ def test_make_and_score_round_trip(tmp_path):
     assert mt["reference"]["all"]["n"] == 4 and mt["reference"]["turn 2"]["n"] == 2
     assert mt["reference"]["short"]["n"] == 2 and mt["mine"]["all"]["0"] == 100.0
     assert "| multiturn | mine | turn 1 | 2 | 0.0 | 0.0 | 100.0 |" in (out / "scores.md").read_text()
+    # mine fails both turns of both chats: each second turn follows a failed one and fails too
+    assert "| multiturn | mine | 2 | 100.0 | 2 | 100.0 |" in (out / "scores.md").read_text()
+    assert "| multiturn | reference | 0 | 0.0 | 2 | 0.0 |" in (out / "scores.md").read_text()
     with pytest.raises(DataError, match="already holds"):  # grades already made are never orphaned
         make([str(p) for p in inputs(tmp_path)], str(out))
 

@@ -7,6 +7,7 @@ and counted in the `LoadReport`, never dropped silently.
 """
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import re
@@ -51,10 +52,15 @@ def clean_text(text: str) -> str:
 
 
 def _read_records(path: Path) -> list[tuple[int, object]]:
-    """(row number, parsed JSON) for a .jsonl file or a .json file holding a list."""
+    """(row number, parsed JSON) for a .jsonl file (or .jsonl.gz) or a .json file holding a list."""
     if not path.is_file():
         raise DataError(f"Data file not found: {path}")
-    text = path.read_text(encoding="utf-8", errors="replace")
+    if path.suffix == ".gz":
+        with gzip.open(path, "rt", encoding="utf-8", errors="replace") as f:
+            text = f.read()
+        path = path.with_suffix("")  # "x.jsonl.gz" reads as "x.jsonl"
+    else:
+        text = path.read_text(encoding="utf-8", errors="replace")
     if path.suffix == ".json" or text.lstrip().startswith("["):
         try:
             records = json.loads(text)

@@ -178,6 +178,36 @@ def paired(key: list[dict], grades: dict[str, int]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def compounding(key: list[dict], grades: dict[str, int]) -> str:
+    """For chats: how often a failed turn is followed by another failed turn, per set and system, beside
+    how often any turn after the first fails (multi-turn failures compound: the next turn edits a wrong
+    prompt)."""
+    turns: dict[tuple, dict[int, int]] = defaultdict(dict)  # (set, system, row) -> turn -> grade
+    for k in key:
+        if k["turn"] is not None and k["id"] in grades:
+            for system in k["systems"]:
+                turns[(k["set"], system, k["row"])][k["turn"]] = grades[k["id"]]
+    counts: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0, 0])  # after fail: n, failed; after any: n, failed
+    for (set_name, system, _), got in turns.items():
+        for t, grade in got.items():
+            if t - 1 in got:
+                c = counts[(set_name, system)]
+                c[2] += 1
+                c[3] += grade == 0
+                if got[t - 1] == 0:
+                    c[0] += 1
+                    c[1] += grade == 0
+    if not counts:
+        return ""
+    lines = ["", "Failures compounding (chats): a turn after a failed turn, and any turn after the first:", "",
+             "| set | system | after a failed turn: n | failed % | after any turn: n | failed % |",
+             "|---|---|---|---|---|---|"]
+    for (set_name, system), c in sorted(counts.items()):
+        lines.append(f"| {set_name} | {system} | {c[0]} | {100 * c[1] / c[0] if c[0] else 0:.1f} | {c[2]} | "
+                     f"{100 * c[3] / c[2] if c[2] else 0:.1f} |")
+    return "\n".join(lines) + "\n"
+
+
 def score(out: str, partial: bool = False) -> dict:
     out_dir = Path(out)
     key, grades = read_grades(out_dir, partial)
@@ -200,7 +230,7 @@ def score(out: str, partial: bool = False) -> dict:
         shares = [100 * x / n for x in c]
         table.setdefault(r[0], {}).setdefault(r[1], {})[r[2]] = {"n": n, **dict(zip(("2", "1", "0"), shares))}
         lines.append(f"| {r[0]} | {r[1]} | {r[2]} | {n} | " + " | ".join(f"{s:.1f}" for s in shares) + " |")
-    text = "\n".join(lines) + "\n" + paired(key, grades)
+    text = "\n".join(lines) + "\n" + paired(key, grades) + compounding(key, grades)
     if partial:
         text += f"\nPartial: {len(grades)} of {len(key)} judged lines graded.\n"
     (out_dir / "scores.md").write_text(text)

@@ -16,6 +16,8 @@ pattern per phrasing:
     attribute_kept     the umbrella's old colour is still on it beside the new one             mild
     content_missing    the new thing the instruction names is not there: none of it is severe
                        ("put the Eiffel tower in the distance" -> only "in the distance"), some of it mild
+    removed_kept       "no goggles", and the goggles are all still there: severe; said "without goggles", mild
+                       (a text-to-image model draws what a prompt negates)
     request_words      words of the request itself pasted in ("can you", "instead", "a bit", "like 15")
     duplicated         a noun said more often than the prompt and the instruction say it   mild
 
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -79,6 +82,10 @@ _GONE = [  # what an instruction replaces or removes (its object)
                r"hide|minus|cut|ditch|shave)\s+(?:the\s+|a\s+|an\s+|all\s+|his\s+|her\s+|their\s+)?(.+)$"),
     re.compile(r"\bmake\s+(?:the\s+|his\s+|her\s+|their\s+)?([a-z]+)\s+(?:an?|into)\s"),  # "make the cat a dog"
 ]
+_REMOVE = re.compile(r"\b(?:remove|delete|erase|get\s+rid\s+of|take\s+out|take\s+away|take\s+off|without|no|no\s+more|"
+                     r"lose|drop|ditch|shave\s+off|shave|cut\s+out|minus)\s+(?:the\s+|a\s+|an\s+|all\s+(?:the\s+)?|his\s+|"
+                     r"her\s+|their\s+|its\s+|any\s+)?(.+)$")
+_PARTIAL = re.compile(r"\b(?:one|some|half|few|fewer|less|only|just|most|two|three|several|but|except|keep|leave)\b")
 _ATTRIBUTE_ASKS = [re.compile(  # "make the umbrella blue", "paint his car bright red", "the dress should be gold"
     r"^(?:make|paint|colou?r|turn|change|dye|have|get|give)?\s*(?:the|his|her|their|its|my|that|this)\s+"
     rf"([a-z][a-z-]*{two})(?:'s)?\s+(?:(?:to|into|be|should be|is|are|look|looks|all)\s+)?"
@@ -174,6 +181,7 @@ class Ask:
     style: bool               # about the medium, style or artist
     refers: bool              # names a thing of the prompt or points at one (him, her, it)
     adds: bool                # adds or substitutes a thing ("add", "put", "give", "X instead", "turn into")
+    removed: set[str]         # the nouns' stems of what it removes outright ("no goggles"; not "one of the men")
     pronoun: bool             # points at a thing without naming it ("make them kittens")
 
 
@@ -220,7 +228,16 @@ def ask(instruction: str) -> Ask:
     adds = bool(re.match(r"(?:add|put|place|insert|include|give|with|replace|swap|switch|turn|change)\b", text)) or \
         bool(re.search(r"\binstead\b|\binto\b", text))
     pronoun = bool(re.search(r"\b(?:it|them|him|her|they|he|she|everyone|everybody|all)\b", text))
-    return Ask(text, words, gone, nouns_, things, target, attribute, scene, style, refers, adds, pronoun)
+    removed: set[str] = set()
+    m = _REMOVE.search(text)
+    if m and not _PARTIAL.search(text):
+        phrase = re.split(r"\s+(?:and|but|then|,)\s+|,", m.group(1))[0]  # "no rain and make it sunny": rain
+        place = False
+        for w, tag, st in _parse(phrase):
+            place = place or w in _PLACE
+            if not place and _is_noun(w, tag) and w not in _ABSTRACT and w not in _PRONOUN:
+                removed.add(st)
+    return Ask(text, words, gone, nouns_, things, target, attribute, scene, style, refers, adds, removed, pronoun)
 
 
 @lru_cache(maxsize=4096)
@@ -360,17 +377,29 @@ def check(source: str, instruction: str, candidate: str) -> list[Violation]:
             whole = len(missing) == len(new) and a.adds and not a.style and not a.scene
             out.append(Violation("content_missing", whole, ", ".join(missing)))
 
-    # 4. no words of the request itself
+    # 4. what it removes is gone
+    src_counts = Counter(st for _, _, st in src)
+    cand_counts = Counter(st for _, _, st in cand)
+    removed = [n for n in a.removed if src_counts[n]]
+    if removed and all(cand_counts[n] >= src_counts[n] for n in removed):
+        negated = re.search(r"\b(?:no|without)\b", candidate, re.I) and not re.search(r"\b(?:no|without)\b", source, re.I)
+        out.append(Violation("removed_kept", not negated, ", ".join(sorted(removed))))  # "without X" draws an X
+
+    # 5. no words of the request itself
     src_words = {w for w, _, _ in src}
     pasted = sorted({w for w, _, _ in cand if w in REQUEST_WORDS and w not in src_words})
     if re.search(r"\blike\s+\d+\b", candidate, re.I) and not re.search(r"\blike\s+\d+\b", source, re.I):
         pasted.append("like N")
     if re.search(r"\ba (?:bit|little) (?:more|less|older|younger|bigger|smaller|[a-z]+er)\b", candidate.lower()):
         pasted.append("a bit")
+    verb = _parse(a.text)[:1]
+    if len(_parse(a.text)) >= 3 and verb and verb[0][1].startswith("VB") and verb[0][0] not in src_words and verb[0][0] in {w for w, _, _ in cand} \
+            and not _noun_first(verb[0][0]):
+        pasted.append(verb[0][0])  # "shave off the beard" -> "a white shave off beard"
     if pasted:
         out.append(Violation("request_words", False, ", ".join(dict.fromkeys(pasted))))
 
-    # 5. nothing said twice that was said once
+    # 6. nothing said twice that was said once
     counts: dict[str, int] = {}
     for w, tag, s in cand:
         if _is_noun(w, tag) and w not in _FRAME:
@@ -429,5 +458,5 @@ def penalty(violations: list[Violation]) -> float:
     return sum(MILD_COST.get(v.name, 0.5) for v in violations if not v.severe)
 
 
-MILD_COST = {"nouns_lost": 0.0, "attribute_kept": 1.0, "request_words": 1.0, "attribute_misplaced": 0.5,
+MILD_COST = {"nouns_lost": 0.0, "attribute_kept": 1.0, "request_words": 1.0, "removed_kept": 1.0, "attribute_misplaced": 0.5,
              "content_missing": 0.5, "duplicated": 0.5}
