@@ -66,11 +66,11 @@ def test_correct_edits_pass(source, instruction, candidate):
 
 
 class FakeJudge:
-    """Stands in for the rewrite model's likelihood: prefers the earlier candidate."""
+    """Stands in for the rewrite model's likelihood: the same for every candidate."""
     runtime, name, options, load_seconds = "transformers", "judge", None, 0.0
 
     def score(self, pair, candidates):
-        return [-k for k in range(len(candidates))]
+        return [0.0] * len(candidates)
 
 
 def editor():
@@ -98,3 +98,27 @@ def test_without_the_tagger_nothing_is_checked(monkeypatch):
 
     monkeypatch.setattr(lexicon, "tagger", lambda: None)
     assert invariants.check("a boy flying a kite", "make him older", "older flying a kite") == []
+
+
+@pytest.mark.parametrize("source, instruction, candidate, mended", [
+    ("a dog sitting on a porch", "make the dog black with red eyes", "a dog black with red eyes sitting on a porch",
+     "a black dog with red eyes sitting on a porch"),
+    ("A man holding a green umbrella", "can you make the umbrella blue instead", "A man holding a green umbrella blue",
+     "A man holding a blue umbrella"),
+    ("a vintage car parked by the sea", "make the car bright red instead", "a vintage car bright red parked by the sea",
+     "a vintage bright red car parked by the sea"),
+    ("an owl on a branch", "make the owl white", "an owl white on a branch", "a white owl on a branch"),
+])
+def test_repair_moves_the_attribute_onto_its_thing(source, instruction, candidate, mended):
+    assert invariants.repair(source, instruction, candidate) == mended
+    assert not invariants.check(source, instruction, mended)
+
+
+def test_repair_leaves_a_good_candidate_alone():
+    assert invariants.repair("a woman holding an umbrella", "make the umbrella red", "a woman holding a red umbrella") is None
+
+
+def test_pick_offers_the_mended_candidate():
+    ed = editor()
+    pair = ("a dog sitting on a porch", "make the dog black with red eyes")
+    assert ed.pick(pair, ["a dog black with red eyes sitting on a porch"]) == "a black dog with red eyes sitting on a porch"

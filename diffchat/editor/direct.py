@@ -117,7 +117,8 @@ def _phrase_words(phrase: str) -> list[str]:
     return words
 
 
-def _tidy(text: str) -> str:
+def tidy(text: str) -> str:
+    """Spacing, doubled commas, empty brackets and a/an mended after an edit."""
     text = re.sub(r"\s+([,.;:!?)])", r"\1", text)
     text = re.sub(r"([,;])(?:\s*[,;])+", r"\1", text)
     text = re.sub(r"\(\s*\)", "", text)
@@ -248,41 +249,41 @@ def remove(prompt: str, target: str) -> str | None:
             t.group(0).lower() in _QUANTITY for t in before[lead + 1:]) and (
             after[0].group(0).lower().endswith("ing") or after[-1].group(0).lower() in _DANGLING):
         # "with lots of people around it", "with a person walking across": the whole phrase
-        return _tidy(prompt[:before[lead].start()] + prompt[ce:])
+        return tidy(prompt[:before[lead].start()] + prompt[ce:])
     if ci > 0 and [t.group(0).lower() for t in before] == ["and"] and after and after[0].group(0).lower() in PREPOSITIONS:
-        return _tidy(prompt[:chunks[ci - 1][1]] + prompt[ce:])  # ", and a grandfather clock in the corner"
+        return tidy(prompt[:chunks[ci - 1][1]] + prompt[ce:])  # ", and a grandfather clock in the corner"
     if before and before[-1].group(0).lower() == "and":
         cut_from = before[-1].start()
         cut_to = after[0].start() if after and ci == 0 and after[0].group(0).lower().endswith("ing") else (
             end if ci == 0 or after else ce)
         if tail and not tail.group(1):  # "and a garden full of tulips": the tulips go with it
             cut_to = max(cut_to, tail_end)
-        return _tidy(prompt[:cut_from] + " " + prompt[cut_to:])
+        return tidy(prompt[:cut_from] + " " + prompt[cut_to:])
     if after and after[0].group(0).lower() == "and" and not (  # not "holding coffee and walking": a clause
             before and before[-1].group(0).lower() in LEADS and len(after) > 1
             and after[1].group(0).lower().endswith("ing")):
-        return _tidy(prompt[:start] + prompt[after[1].start() if len(after) > 1 else after[0].end():])
+        return tidy(prompt[:start] + prompt[after[1].start() if len(after) > 1 else after[0].end():])
     # a phrase about X: "with a red umbrella", "holding a shield", "on a wooden table" (at the part's end)
     rest = [t for t in after if t.start() >= tail_end]
     if before and (before[-1].group(0).lower() in LEADS or (
             before[-1].group(0).lower() in _PLACE_PREPOSITIONS and len(before) > 1
             and (not rest or rest[0].group(0).lower() in PREPOSITIONS))):
         cut = re.match(r"\s+and\s+(?=\w+ing\b)", prompt[tail_end:])  # "holding a cup and walking": "and" too
-        return _tidy(prompt[:before[-1].start()] + prompt[tail_end + (cut.end() if cut else 0):])
+        return tidy(prompt[:before[-1].start()] + prompt[tail_end + (cut.end() if cut else 0):])
     if ci == 0 and not [t for t in before if t.group(0).lower() not in DETERMINERS] and len(after) >= 3 and \
             after[0].group(0).lower() in ("over", "above", "across", "in", "on", "at") and \
             after[1].group(0).lower() not in PREPOSITIONS:
         # "Storm clouds over wheat field, Kansas": the place they were over stays, now the subject
         rest_ = prompt[after[1].start():]
-        return _tidy(prompt[:start] + (rest_[:1].upper() + rest_[1:] if prompt[start:start + 1].isupper() else rest_))
+        return tidy(prompt[:start] + (rest_[:1].upper() + rest_[1:] if prompt[start:start + 1].isupper() else rest_))
     if len(chunks) > 1:
         if ci == 0 and not before and not after and np_.mod == np_.head:  # the first part is just X
-            return _tidy(prompt[chunks[1][0]:])
+            return tidy(prompt[chunks[1][0]:])
         # a later part about X: "flying cars overhead", "villagers at work", "dust clouds";
         # not "Snow Covered Village", where X only describes the part's own subject
         if ci > 0 and all(t.group(0).lower() in _QUANTITY for t in before) and (len(after) <= 1 or after[0].group(0).lower() in PREPOSITIONS
                                       or after[0].group(0).lower().endswith("ing")):
-            return _tidy(prompt[:chunks[ci - 1][1]] + prompt[ce:])
+            return tidy(prompt[:chunks[ci - 1][1]] + prompt[ce:])
         if ci > 0:
             return None
     if len(before) >= 2 and before[-1].group(0).lower() == "of" and before[-2].group(0).lower() not in PREPOSITIONS:
@@ -291,7 +292,7 @@ def remove(prompt: str, target: str) -> str | None:
         while k > 0 and before[k - 1].group(0).lower() not in LEADS | PREPOSITIONS:
             k -= 1
         if k > 0 and before[k - 1].group(0).lower() in LEADS:
-            return _tidy(prompt[:before[k - 1].start()] + prompt[end:])
+            return tidy(prompt[:before[k - 1].start()] + prompt[end:])
     return None
 
 
@@ -342,7 +343,7 @@ def restyle(prompt: str, target: str, attrs: list[str]) -> str | None:
     while k < len(toks) and _classes([toks[k].group(0)]) & classes and not _gap(prompt, toks[k - 1], toks[k]).strip():
         end, k = toks[k].end(), k + 1
     phrase = " ".join([*mods, head])
-    return _tidy(prompt[:toks[np_.mod].start()] + phrase + prompt[end:])
+    return tidy(prompt[:toks[np_.mod].start()] + phrase + prompt[end:])
 
 
 def _classes(words: list[str]) -> set[str]:
@@ -396,7 +397,7 @@ def replace(prompt: str, old: str, new: str) -> str | None:
             start = toks[np_.head - 1].start()
     matched = prompt[toks[np_.head].start():toks[end - 1].end()]
     phrase = " ".join([*mods, _match_case(" ".join(new_words), matched, prompt)])
-    return _tidy(prompt[:start] + phrase + prompt[toks[end - 1].end():])
+    return tidy(prompt[:start] + phrase + prompt[toks[end - 1].end():])
 
 
 def _person(prompt: str) -> tuple[int, int] | None:
@@ -498,7 +499,7 @@ def _swap_once(prompt: str, new: str, words: list[str], old: str | None, person:
                     not in _STOP_NOUNS and lexicon.is_person(t.group(0))), None)
         if span and (who is None or span[0] <= who.start() < span[1]):
             s_, e_ = span  # "make him a muppet": "Muppet Barack Obama", still him
-            return _tidy(prompt[:s_] + _match_case(" ".join(words), prompt[s_:e_], prompt) + " " + prompt[s_:])
+            return tidy(prompt[:s_] + _match_case(" ".join(words), prompt[s_:e_], prompt) + " " + prompt[s_:])
         old = who.group(0) if who else None  # "make her a penguin": the person, whatever she becomes
     if not old or not find_np(prompt, old):
         return None
@@ -530,7 +531,7 @@ def _swap_once(prompt: str, new: str, words: list[str], old: str | None, person:
     plural = stem(old) != old.lower() and stem(words[-1]) == words[-1].lower()
     body = new_phrase or " ".join(words[:-1] + [plural_of(words[-1]) if plural else words[-1]])
     phrase = " ".join([*mods, _match_case(body, matched, prompt)])
-    return _tidy(prompt[:start] + phrase + prompt[toks[np_.end - 1].end():])
+    return tidy(prompt[:start] + phrase + prompt[toks[np_.end - 1].end():])
 
 
 def plural_of(word: str) -> str:
@@ -546,7 +547,7 @@ def restyle_free(prompt: str, np_: _NP, adjectives: list[str]) -> str | None:
     """'a calm sunny harbor' for 'a stormy harbor': the modifiers replaced by the new ones."""
     toks = _words(prompt)
     head = prompt[toks[np_.head].start():toks[np_.end - 1].end()]
-    return _tidy(prompt[:toks[np_.mod].start()] + " ".join([*adjectives, head]) + prompt[toks[np_.end - 1].end():])
+    return tidy(prompt[:toks[np_.mod].start()] + " ".join([*adjectives, head]) + prompt[toks[np_.end - 1].end():])
 
 
 def _weather_stem(word: str) -> str | None:
@@ -580,12 +581,12 @@ def weather(prompt: str, want: str, old: str | None = None) -> str | None:
     adj, ing, _ = WEATHER[s]
     phrase = re.search(rf"\b(?:in|during|under|through)\s+(?:a|an|the)\s+{re.escape(m.group(1))}\b", prompt, re.I)
     if got == s and phrase and phrase.start() <= m.start(1):  # "during a storm": the phrase, not "during a sun"
-        return _tidy(prompt[:phrase.start()] + forms[2] + prompt[phrase.end():])
+        return tidy(prompt[:phrase.start()] + forms[2] + prompt[phrase.end():])
     new = forms[0] if got == adj else forms[1] if got == ing else want + "fall" if got.endswith("fall") else want
     soaked = re.match(r"-(?:soaked|drenched|swept|covered)\b", prompt[m.end(1):])
     if soaked:  # "rain-soaked pavement" in the snow: "snowy pavement", not "snow-soaked"
-        return _tidy(prompt[:m.start(1)] + _match_case(forms[0], m.group(1), prompt) + prompt[m.end(1) + soaked.end():])
-    return _tidy(prompt[:m.start(1)] + _match_case(new, m.group(1), prompt) + prompt[m.end(1):])
+        return tidy(prompt[:m.start(1)] + _match_case(forms[0], m.group(1), prompt) + prompt[m.end(1) + soaked.end():])
+    return tidy(prompt[:m.start(1)] + _match_case(new, m.group(1), prompt) + prompt[m.end(1):])
 
 
 _SEASON_WORD = re.compile(r"\b(?:(in|during)\s+(?:the\s+)?)?(winter|summer|autumn|spring|fall|january|february|march|april|"
@@ -620,7 +621,7 @@ def season(prompt: str, want: str) -> str | None:
             text = text[:m.start(2)] + _match_case("autumn" if want == "fall" else want, word, prompt) + text[m.end(2):]
     if not found:
         text = _add_phrase(prompt, SEASONS[want])
-    return _tidy(text) if text.strip() != original.strip() else None
+    return tidy(text) if text.strip() != original.strip() else None
 
 
 _DARK = frozenset("night nighttime midnight sunset dusk evening twilight dawn sunrise".split())
@@ -630,7 +631,7 @@ def time_of_day(prompt: str, want: str, label: str | None = None) -> str | None:
     if want in _DARK:  # "on a sunny afternoon" at night: the day phrase goes whole; "sunny" goes
         day = re.search(r"\bon an? (?:\w+ )?(?:morning|afternoon|day)\b", prompt, re.I)
         if day:
-            return _tidy(prompt[:day.start()] + _with_label(TIMES[want], want, label) + prompt[day.end():])
+            return tidy(prompt[:day.start()] + _with_label(TIMES[want], want, label) + prompt[day.end():])
         prompt = re.sub(r"\bsunny\s+", "", prompt, flags=re.I)
         if want in ("night", "nighttime", "midnight"):
             prompt = re.sub(r"\b(?:clear )?blue sky\b", "night sky", prompt, flags=re.I)
@@ -641,8 +642,8 @@ def time_of_day(prompt: str, want: str, label: str | None = None) -> str | None:
     if word == want.replace(" ", "") or TIMES.get(word) == TIMES[want]:
         return None
     if m.group(1) is None or m.group(0).lower() != m.group(1).lower():  # a phrase: "at night"
-        return _tidy(prompt[:m.start()] + _with_label(TIMES[want], want, label) + prompt[m.end():])
-    return _tidy(prompt[:m.start()] + _match_case(label or want, m.group(1), prompt) + prompt[m.end():])
+        return tidy(prompt[:m.start()] + _with_label(TIMES[want], want, label) + prompt[m.end():])
+    return tidy(prompt[:m.start()] + _match_case(label or want, m.group(1), prompt) + prompt[m.end():])
 
 
 def _with_label(phrase: str, want: str, label: str | None) -> str:
@@ -670,9 +671,9 @@ def artist(prompt: str, name: str, style: bool = False) -> str | None:
                       flags=re.I)
         keep_tail = prompt[s_ + lead:e_][len(re.sub(r"\s*\(.*$", "", part)):] if "(" in part else ""
         name = name.strip().title() if name.strip().islower() else name.strip()  # "by hokusai" -> Hokusai
-        return _tidy(prompt[:s_ + lead] + name + keep_tail + prompt[e_:])
+        return tidy(prompt[:s_ + lead] + name + keep_tail + prompt[e_:])
     m = found[-1]
-    return _tidy(prompt[:m.start()] + ("in the style of " if style else "by ") + name.strip() + prompt[m.end():])
+    return tidy(prompt[:m.start()] + ("in the style of " if style else "by ") + name.strip() + prompt[m.end():])
 
 
 # ---------------------------------------------------------------------------------------------- media
@@ -721,21 +722,21 @@ def medium(prompt: str, new: str) -> DirectEdit | None:
             start, end = part[0] + len(text[part[0]:part[1]]) - len(text[part[0]:part[1]].lstrip()), part[1]
         done = text[:start] + "\0" + text[end:]
         done = scene.clear_media(done, new).replace("\0", _match_case(new, m.group(0), prompt))
-        return DirectEdit(_tidy(done), "medium", sure)
+        return DirectEdit(tidy(done), "medium", sure)
     cleared = scene.clear_media(prompt, new)
     if cleared != prompt:  # "Renaissance painting" on a photo: the camera tags go, the new medium in front
-        return DirectEdit(_tidy(cleared.rstrip(" .") + ", " + new), "medium", sure)
+        return DirectEdit(tidy(cleared.rstrip(" .") + ", " + new), "medium", sure)
     if new.lower().endswith(" style"):  # "pixar style": one more tag
         return DirectEdit(add_tag(prompt, new), "medium", True)
     if re.match(r"(?:a|an|the)\s", prompt) and not _title_like(prompt):
-        return DirectEdit(_tidy(f"{new} of {prompt}"), "medium", False)
+        return DirectEdit(tidy(f"{new} of {prompt}"), "medium", False)
     first = prompt.split()[0] if prompt.split() else ""
     if re.match(r"[A-Z][a-z]+$", first) and not _title_like(prompt) and len(prompt.split()) >= 4 and not re.search(
             r"\s-\s|\|", prompt):  # "Autumn colors framed by ..." -> "Ukiyo-e painting of autumn colors framed by ..."
         head = first if lexicon.is_name(first) else first.lower()
-        return DirectEdit(_tidy(f"{new[:1].upper()}{new[1:]} of {head}{prompt[len(first):]}"), "medium", False)
+        return DirectEdit(tidy(f"{new[:1].upper()}{new[1:]} of {head}{prompt[len(first):]}"), "medium", False)
     sep = " - " if " - " in prompt else ", "
-    return DirectEdit(_tidy(prompt.rstrip(" .") + sep + _match_case(new, prompt.split()[0], prompt)), "medium", False)
+    return DirectEdit(tidy(prompt.rstrip(" .") + sep + _match_case(new, prompt.split()[0], prompt)), "medium", False)
 
 
 def _is_medium(phrase: str) -> bool:
@@ -769,13 +770,13 @@ def _add_phrase(prompt: str, phrase: str) -> str:
                 cut = chunks[k - 1][1]
                 sep = prompt[cut:s]
                 if " - " in sep or "|" in sep:
-                    return _tidy(prompt[:cut] + " " + phrase + prompt[cut:])
-                return _tidy(prompt[:cut] + ", " + phrase + prompt[cut:])
-        return _tidy(prompt.rstrip(" .") + ", " + phrase)
+                    return tidy(prompt[:cut] + " " + phrase + prompt[cut:])
+                return tidy(prompt[:cut] + ", " + phrase + prompt[cut:])
+        return tidy(prompt.rstrip(" .") + ", " + phrase)
     by = list(_ARTIST_IN_PROMPT.finditer(prompt))
     if by and by[-1].start() > 0 and not prompt[by[-1].end():].strip(" ."):  # "Title by Artist": with the title
-        return _tidy(prompt[:by[-1].start()].rstrip() + " " + phrase + " " + prompt[by[-1].start():])
-    return _tidy(prompt.rstrip(" .") + " " + phrase)
+        return tidy(prompt[:by[-1].start()].rstrip() + " " + phrase + " " + prompt[by[-1].start():])
+    return tidy(prompt.rstrip(" .") + " " + phrase)
 
 
 def _label(part: str) -> bool:
@@ -839,14 +840,14 @@ def add(prompt: str, thing: str) -> str:
         year = _YEAR_TAIL.search(prompt[s_:by[-1].start() if by else e_])
         cut = s_ + year.start() if year else (by[-1].start() if by else e_)
         cut = len(prompt[:cut].rstrip())
-        return _tidy(prompt[:cut] + " " + lead + _match_case(thing, prompt[s_:e_].strip(), prompt) + " "
+        return tidy(prompt[:cut] + " " + lead + _match_case(thing, prompt[s_:e_].strip(), prompt) + " "
                      + prompt[cut:])
     later = [prompt[s_:e_].strip() for s_, e_ in chunks[1:]]
     if 1 < len(chunks) <= 4 and all(re.fullmatch(r"(?:[A-Z][\w.'’-]*\s?){1,3}|\d[\w ,.-]*|(?:at|in|on|during) [\w ]{1,20}",
                                                  p) for p in later):
         # "Empty Country Road Through Wheat Fields, Saskatchewan": with the subject, before its place
         cut = len(prompt[:chunks[0][1]].rstrip())
-        return _tidy(prompt[:cut] + " " + lead + _match_case(thing, prompt[:cut], prompt) + prompt[cut:])
+        return tidy(prompt[:cut] + " " + lead + _match_case(thing, prompt[:cut], prompt) + prompt[cut:])
     if len(chunks) > 1:
         return _add_phrase(prompt, thing)
     return _add_phrase(prompt, lead + thing)
@@ -1040,7 +1041,7 @@ def _direct_edits(prompt: str, text: str) -> list[DirectEdit]:
     if feeling and np_ is not None and not feeling[1] and word.isalpha():  # "make the sea calm": the sea's own words
         toks = _words(prompt)
         word = _match_case(word, toks[np_.mod].group(0), prompt, start=toks[np_.mod].start())  # "Sad clown" -> "Happy clown"
-        keep(restyle_free(prompt, np_, [word]) if np_.head > np_.mod else _tidy(
+        keep(restyle_free(prompt, np_, [word]) if np_.head > np_.mod else tidy(
             prompt[:toks[np_.head].start()] + word + " " + prompt[toks[np_.head].start():]), "restyle")
         return out
     if feeling:  # "make it spooky", "happier", "less quiet", "cheer it up"
@@ -1140,7 +1141,7 @@ def _direct_edits(prompt: str, text: str) -> list[DirectEdit]:
             span = _person(prompt) if old.lower() in ("him", "her", "he", "she") else None
             if span:  # "swap him for Danny DeVito"
                 s_, e_ = span
-                keep(_tidy(prompt[:s_] + _match_case(new, prompt[s_:e_], prompt) + prompt[e_:]), "replace")
+                keep(tidy(prompt[:s_] + _match_case(new, prompt[s_:e_], prompt) + prompt[e_:]), "replace")
                 break
             words = _phrase_words(new)
             if not words or words[0].lower() in _NOT_A_THING:
@@ -1203,12 +1204,12 @@ def _direct_edits(prompt: str, text: str) -> list[DirectEdit]:
                     grown = {"girl": "woman", "girls": "women", "boy": "man", "boys": "men"}
                     text = re.sub(r"\b(girls?|boys?)\b", lambda g: _match_case(grown[g.group(1).lower()], g.group(1), prompt),
                                   text, count=1, flags=re.I)
-                keep(_tidy(text), "restyle")
+                keep(tidy(text), "restyle")
             else:
                 who = next((t for t in _words(prompt) if t.group(0).isalpha() and (
                     t.group(0).lower() in _GROUPS or lexicon.is_person(t.group(0)))), None)
                 if who:
-                    keep(_tidy(prompt[:who.start()] + _match_case(new, who.group(0), prompt) + " " + prompt[who.start():]),
+                    keep(tidy(prompt[:who.start()] + _match_case(new, who.group(0), prompt) + " " + prompt[who.start():]),
                          "restyle")
         elif name == "flip-season":  # "change the season": to the opposite one
             now = next((m2.group(2).lower() for m2 in _SEASON_WORD.finditer(prompt) if m2.group(2).lower() in SEASONS
@@ -1231,7 +1232,7 @@ def _direct_edits(prompt: str, text: str) -> list[DirectEdit]:
         elif name == "holiday":  # "its halloween now": the other holiday named becomes this one
             old_day = re.search(rf"\b(?:{HOLIDAY})\b", prompt, re.I)
             if old_day:
-                keep(_tidy(prompt[:old_day.start()] + _match_case(m.group(1), old_day.group(0), prompt)
+                keep(tidy(prompt[:old_day.start()] + _match_case(m.group(1), old_day.group(0), prompt)
                            + prompt[old_day.end():]), "holiday")
             else:
                 keep(add_tag(prompt, m.group(1)), "holiday", sure=False)
@@ -1241,7 +1242,7 @@ def _direct_edits(prompt: str, text: str) -> list[DirectEdit]:
                           r"\b(?:bearded|mustachioed|moustached|unshaven)\s+", "", prompt, flags=re.I)
             if text == prompt:
                 text = next((e.text for e in _direct_edits(prompt, "remove the beard")), prompt)
-            text = _tidy(text)
+            text = tidy(text)
             keep(text, "remove")
         elif name == "bare-instead":  # "blue instead": the subject's colour
             words = m.group(1).split()
@@ -1315,7 +1316,7 @@ def _it_rule(prompt: str, what: str, keep) -> bool:
         found = re.search(rf"\b(?:{'|'.join(sorted(MATERIALS, key=len, reverse=True))})\b", prompt, re.I)
         new = material.group(1).strip()
         if found:
-            keep(_tidy(prompt[:found.start()] + _match_case(new, found.group(0), prompt) + prompt[found.end():]),
+            keep(tidy(prompt[:found.start()] + _match_case(new, found.group(0), prompt) + prompt[found.end():]),
                  "restyle")
         elif _subject(prompt):
             keep(restyle(prompt, _subject(prompt), [new]), "restyle")
@@ -1362,7 +1363,7 @@ def _it_rule(prompt: str, what: str, keep) -> bool:
         if not found:
             return False
         m = found[0]
-        keep(_tidy(prompt[:m.start()] + _match_case("brand new", m.group(0), prompt) + prompt[m.end():]), "restyle")
+        keep(tidy(prompt[:m.start()] + _match_case("brand new", m.group(0), prompt) + prompt[m.end():]), "restyle")
     elif words and (all(w in COLORS for w in words) or all(w in MATERIALS for w in words)):
         # a title ("Women's Linen Maxi Dress - Sage Green - Size M", "Ceramic Coffee Mug ... Stoneware"): its
         # colour part or its colour / material words become the new ones
@@ -1378,7 +1379,7 @@ def _it_rule(prompt: str, what: str, keep) -> bool:
             found = found_in(MATERIALS)  # "make it silver": the brass telescope
         if part:
             lead = len(prompt[part[0]:part[1]]) - len(prompt[part[0]:part[1]].lstrip())
-            keep(_tidy(prompt[:part[0] + lead] + new + prompt[part[1]:]), "restyle")
+            keep(tidy(prompt[:part[0] + lead] + new + prompt[part[1]:]), "restyle")
         elif found:
             text, m, run = prompt, found[0], 1
             while run < len(found) and prompt[found[run - 1].end():found[run].start()] == " ":
@@ -1386,7 +1387,7 @@ def _it_rule(prompt: str, what: str, keep) -> bool:
             for other in reversed(found[run:]):  # a part that is only another material ("…, Stoneware") goes
                 if re.search(rf"(?:^|[,;|-])\s*{re.escape(other.group(0))}\s*(?=$|[,;|-])", text[other.start() - 3:other.end() + 2]):
                     text = text[:other.start()] + text[other.end():]
-            keep(_tidy(text[:m.start()] + new + text[found[run - 1].end():]), "restyle")
+            keep(tidy(text[:m.start()] + new + text[found[run - 1].end():]), "restyle")
         else:
             return False
     elif words and len(words) <= 2 and words[-1] in DESIGNS:
@@ -1400,7 +1401,7 @@ def _it_rule(prompt: str, what: str, keep) -> bool:
             span = re.match(r"\s*(?:design|style)?", text[m.end():], re.I)
             text = text[:m.start()] + text[m.end() + (span.end() if span and span.group(0).strip() else 0):]
         m = found[0]
-        keep(_tidy(text[:m.start()] + _match_case(" ".join(words), m.group(0), prompt) + text[m.end():]), "restyle")
+        keep(tidy(text[:m.start()] + _match_case(" ".join(words), m.group(0), prompt) + text[m.end():]), "restyle")
     else:
         return False
     return True
@@ -1431,7 +1432,7 @@ def _remove_weather(prompt: str, s: str) -> str | None:
     for pat in (rf"\s*\b{re.escape(phrase)}\b", rf",?\s*\b(?:{adj}|{ing})\b(?=\s*(?:,|$))", rf"\b(?:{adj}|{ing})\s+"):
         new = re.sub(pat, "", prompt, count=1, flags=re.I)
         if new != prompt:
-            return _tidy(new)
+            return tidy(new)
     return None
 
 

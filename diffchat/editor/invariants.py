@@ -19,6 +19,7 @@ pattern per phrasing:
     removed_kept       "no goggles", and the goggles are all still there: severe; said "without goggles", mild
                        (a text-to-image model draws what a prompt negates)
     request_words      words of the request itself pasted in ("can you", "instead", "a bit", "like 15")
+    dangling           a word left without what it leads: "bowl of on a table", a trailing "with"    mild
     duplicated         a noun said more often than the prompt and the instruction say it   mild
 
 `check` returns the violations; rerank.py ranks candidates by them (any severe one loses to every
@@ -36,7 +37,7 @@ from functools import lru_cache
 
 from . import lexicon
 from .scene import MOODS
-from .direct import (DETERMINERS, AGES, COLORS, CONDITIONS, LENGTHS, MATERIALS, MEDIUM_HEADS, SEASONS, SIZES, TIMES, WEATHER,
+from .direct import (DETERMINERS, AGES, tidy, COLORS, CONDITIONS, LENGTHS, MATERIALS, MEDIUM_HEADS, SEASONS, SIZES, TIMES, WEATHER,
                      normalise, stem)
 
 ATTRIBUTES = {"color": COLORS, "size": SIZES, "age": AGES, "material": MATERIALS, "condition": CONDITIONS,
@@ -177,6 +178,7 @@ class Ask:
     things: list[str]         # the nouns of what it adds (not of a place phrase, not abstract)
     target: str | None        # "make the umbrella blue": umbrella
     attribute: str | None     # ... blue
+    attribute_phrase: str | None  # ... "bright red" for "make the car bright red"
     scene: bool               # about the time, weather, season, light or mood
     style: bool               # about the medium, style or artist
     refers: bool              # names a thing of the prompt or points at one (him, her, it)
@@ -207,7 +209,7 @@ def ask(instruction: str) -> Ask:
         if (_is_noun(w, tag) and not place and s not in gone and w not in _ABSTRACT and s not in _ABSTRACT
                 and not w.endswith("ing") and _noun_first(w)):
             things.append(s)
-    target = attribute = None
+    target = attribute = phrase = None
     for pattern in _ATTRIBUTE_ASKS:  # "the hot air balloon red", then "the umbrella blue instead"
         m = pattern.match(text)
         if not m:
@@ -215,7 +217,7 @@ def ask(instruction: str) -> Ask:
         head = m.group(1).split()[-1]
         word = m.group(2).split()[-1]
         if word in _ATTRIBUTE_WORDS and head not in _PRONOUN and head not in _ABSTRACT and head not in _ATTRIBUTE_WORDS:
-            target, attribute = stem(head), word
+            target, attribute, phrase = stem(head), word, m.group(2)
             break
     words = {s for _, _, s in parsed} | {w for w, _, _ in parsed}
     scene = bool(words & _SCENE) or bool(re.search(r"\b(?:mood|feel|vibe|atmosphere|spooky|creepy|cheerful|cozy|"
@@ -237,7 +239,8 @@ def ask(instruction: str) -> Ask:
             place = place or w in _PLACE
             if not place and _is_noun(w, tag) and w not in _ABSTRACT and w not in _PRONOUN:
                 removed.add(st)
-    return Ask(text, words, gone, nouns_, things, target, attribute, scene, style, refers, adds, removed, pronoun)
+    return Ask(text, words, gone, nouns_, things, target, attribute, phrase, scene, style, refers, adds, removed,
+               pronoun)
 
 
 @lru_cache(maxsize=4096)
@@ -399,7 +402,12 @@ def check(source: str, instruction: str, candidate: str) -> list[Violation]:
     if pasted:
         out.append(Violation("request_words", False, ", ".join(dict.fromkeys(pasted))))
 
-    # 6. nothing said twice that was said once
+    # 6. no phrase left dangling ("bowl of on a marble table", "a girl with")
+    dangling = _dangling(candidate) - _dangling(source)
+    if dangling:
+        out.append(Violation("dangling", False, ", ".join(sorted(dangling))))
+
+    # 7. nothing said twice that was said once
     counts: dict[str, int] = {}
     for w, tag, s in cand:
         if _is_noun(w, tag) and w not in _FRAME:
@@ -408,6 +416,15 @@ def check(source: str, instruction: str, candidate: str) -> list[Violation]:
     if doubled:
         out.append(Violation("duplicated", False, ", ".join(doubled)))
     return out
+
+
+_DANGLING = re.compile(r"\b(of|with|by|and|the|a|an)\s*(?=(?:[,;.|]|$|\b(?:on|in|at|under|with|of|by|from|into)\b))",
+                       re.I)
+
+
+def _dangling(text: str) -> set[str]:
+    """The words of `text` left without what they lead ("of on", "with ,", a trailing "and")."""
+    return {m.group(0).strip().lower() + " _" for m in _DANGLING.finditer(text)}
 
 
 def _placement(src, cand, a: Ask) -> list[Violation]:
@@ -459,4 +476,39 @@ def penalty(violations: list[Violation]) -> float:
 
 
 MILD_COST = {"nouns_lost": 0.0, "attribute_kept": 1.0, "request_words": 1.0, "removed_kept": 1.0, "attribute_misplaced": 0.5,
-             "content_missing": 0.5, "duplicated": 0.5}
+             "content_missing": 0.5, "duplicated": 0.5, "dangling": 1.0}
+
+
+_WORD = re.compile(r"[A-Za-z0-9][\w'’]*(?:-[\w'’]+)*")
+_LINK = frozenset("is are in of made all".split())
+
+
+def repair(source: str, instruction: str, candidate: str) -> str | None:
+    """The candidate with an attribute written after its thing moved in front of it, and the thing's old
+    attribute of the same kind dropped: "a dog black with red eyes" -> "a black dog with red eyes", "a green
+    umbrella blue" -> "a blue umbrella". None when there is nothing to mend."""
+    a = ask(instruction)
+    if not a.target or not a.attribute_phrase or lexicon.tagger() is None:
+        return None
+    phrase = a.attribute_phrase.split()
+    toks = list(_WORD.finditer(candidate))
+    low = [t.group(0).lower() for t in toks]
+    for h, tok in enumerate(toks):
+        if stem(tok.group(0)) != a.target:
+            continue
+        k = h + 1
+        while k < len(toks) and low[k] in _LINK and k - h <= 2:
+            k += 1
+        if low[k:k + len(phrase)] != phrase:
+            continue
+        end = toks[k + len(phrase) - 1].end()
+        cls = next(c for c, words in ATTRIBUTES.items() if a.attribute in words)
+        start = h
+        while start > 0 and (low[start - 1] in _ATTRIBUTE_WORDS or
+                             _is_noun(low[start - 1], _parse(low[start - 1])[0][1])) and h - start < 3:
+            start -= 1  # the thing's modifiers: "green", "vintage", "hot air"
+        mods = [toks[j].group(0) for j in range(start, h) if low[j] not in ATTRIBUTES[cls]]
+        words = [*mods, a.attribute_phrase, tok.group(0)]
+        mended = candidate[:toks[start].start()] + " ".join(words) + candidate[end:]
+        return tidy(mended)
+    return None

@@ -108,7 +108,8 @@ class RerankedEditor:
     """The script model proposes `n` edits, the rewrite model one more, the rules (direct.py) theirs;
     the verifier picks among those that keep the invariants (invariants.py): a candidate that breaks a
     severe one loses to every other, and when all break one the editor declines (returns the prompt
-    unchanged, which the chat reports). A sure rule edit that the verifier scores high and that breaks no
+    unchanged, which the chat reports). A candidate with an attribute written after its thing ("a dog
+    black") is also offered mended ("a black dog": invariants.repair). A sure rule edit that the verifier scores high and that breaks no
     invariant is taken at once. `stats` counts candidates checked, rejected by each invariant, declines."""
 
     def __init__(self, writer: LocalEditor, judge: LocalEditor, n: int = 4, rules: bool = True):
@@ -169,6 +170,9 @@ class RerankedEditor:
         cands = list(dict.fromkeys(c for c in [*candidates, *bonus] if not is_unchanged(c, source)))
         if not cands:
             return candidates[-1]  # the rewrite, unchanged or empty: the chat says so
+        mended = [invariants.repair(source, instruction, c) for c in cands]  # "a dog black" -> "a black dog"
+        cands += [m for m in dict.fromkeys(mended) if m and m not in cands and not is_unchanged(m, source)]
+        self.stats["mended"] += sum(m is not None for m in mended)
         broken = {c: invariants.check(source, instruction, c) for c in cands}
         self.stats["candidates"] += len(cands)
         for c in cands:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from . import lexicon
-from .direct import (DETERMINERS, MEDIUM_HEADS, PREPOSITIONS, DirectEdit, _add_phrase, _chunks, _match_case, _title_like, _tidy,
+from .direct import (DETERMINERS, MEDIUM_HEADS, PREPOSITIONS, DirectEdit, _add_phrase, _chunks, _match_case, _title_like, tidy,
                      _words, add_tag)
 
 # ---------------------------------------------------------------------------------------------- clashes
@@ -46,7 +46,7 @@ def clear(prompt: str, kind: str) -> str:
         span = _span(text, m)
         if span:
             text = text[:span[0]] + text[span[1]:]
-    text = _tidy(text)
+    text = tidy(text)
     return text[:1].upper() + text[1:] if prompt[:1].isupper() and text[:1].islower() else text  # "Frozen waterfall"
 
 
@@ -162,7 +162,7 @@ def _mood(prompt: str, word: str, less: bool) -> str | None:
         span = _span(text, m) or _word_span(text, m)
         text = text[:span[0]] + text[span[1]:]
     m = found[0]
-    return _tidy(text[:m.start()] + _match_case(word, m.group(0), prompt, start=m.start()) + text[m.end():])
+    return tidy(text[:m.start()] + _match_case(word, m.group(0), prompt, start=m.start()) + text[m.end():])
 
 
 def _word_span(text: str, m: re.Match) -> tuple[int, int]:
@@ -197,14 +197,14 @@ def colors(prompt: str, instruction: str) -> str | None:
             if span and not in_color and span == m.span():  # not a whole part of its own
                 span = None  # "black and white photography" becomes colorful photography
             text = text[:span[0]] + text[span[1]:] if span else text[:m.start()] + inline + text[m.end():]
-        text = _tidy(text)
+        text = tidy(text)
         return text if in_color or inline in text.lower() else add_tag(text, "vibrant colors")
     if not vivid and not _MUTED_ASK.match(instruction.strip()):
         return None
     new = "vibrant colors" if vivid else "muted colors"
     m = re.search(rf"\b{_COLOR_PHRASE[vivid]}\b", prompt, re.I)
     if m:
-        return _tidy(prompt[:m.start()] + _match_case(new, m.group(0), prompt) + prompt[m.end():])
+        return tidy(prompt[:m.start()] + _match_case(new, m.group(0), prompt) + prompt[m.end():])
     if re.search(rf"\b{_COLOR_PHRASE[not vivid]}\b", prompt, re.I):
         return None  # already so
     return add_tag(prompt, new)
@@ -269,7 +269,7 @@ def move(prompt: str, place: str) -> DirectEdit | None:
             s, e = s - (chunks[k - 1][1] - chunks[k - 2][1]), e - (chunks[k - 1][1] - chunks[k - 2][1])
         text = text[:s] + place + text[e:]
         text = re.sub(rf"\b{re.escape(name)}\b", place, text)  # named again: "… landscapes infrared Iceland"
-        return DirectEdit(_tidy(text), "move", True)
+        return DirectEdit(tidy(text), "move", True)
     prep = "in front of" if place.lower().startswith("front of") else ("on" if head in _ON else "in")
     place = re.sub(r"^front of\s+", "", place, flags=re.I)
     phrase = f"{prep} {place}"
@@ -283,17 +283,17 @@ def move(prompt: str, place: str) -> DirectEdit | None:
                 if more.start() != end - m.end() or more.group(1).lower() in MEDIUM_HEADS | _NOT_PLACE:
                     break
                 end = m.end() + more.end()
-        return DirectEdit(_tidy(prompt[:m.start()] + _match_case(phrase, m.group(0), prompt) + prompt[end:]),
+        return DirectEdit(tidy(prompt[:m.start()] + _match_case(phrase, m.group(0), prompt) + prompt[end:]),
                           "move", True)
     after_in = [(s, e) for s, e in named if re.search(r"\b(?:in|at|near)\s+$", prompt[:s], re.I)]
     if after_in:  # "Winter in Prague" -> "Winter in a swamp"
         s, e = after_in[0]
-        return DirectEdit(_tidy(prompt[:s] + place + prompt[e:]), "move", True)
+        return DirectEdit(tidy(prompt[:s] + place + prompt[e:]), "move", True)
     phrase = _match_case(phrase, prompt[first[0]:first[1]].strip(), prompt)
     if len(_chunks(prompt)) > 1:  # with the subject: "Harvest Moon over the Cornfield in Tuscany | Watercolour | …"
         cut = len(prompt[:first[1]].rstrip())
-        return DirectEdit(_tidy(prompt[:cut] + " " + phrase + prompt[cut:]), "move", False)
-    return DirectEdit(_tidy(_add_phrase(prompt, phrase)), "move", not _title_like(prompt))  # "… on the moon"
+        return DirectEdit(tidy(prompt[:cut] + " " + phrase + prompt[cut:]), "move", False)
+    return DirectEdit(tidy(_add_phrase(prompt, phrase)), "move", not _title_like(prompt))  # "… on the moon"
 
 
 def _chunk_cut(text: str, part: tuple[int, int]) -> int:
