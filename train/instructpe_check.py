@@ -142,6 +142,8 @@ def main(argv=None) -> None:
                    help="the human data, whose dev split is held out too")
     args = p.parse_args(argv)
     kept, dropped, examples, total = check(args.shards, args.human)
+    for path in (args.out, args.report):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
     with gzip.open(args.out, "wt", encoding="utf-8") as f:
         for rec in kept:
             f.write(json.dumps(rec, ensure_ascii=False) + "\n")
