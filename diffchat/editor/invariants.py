@@ -475,12 +475,6 @@ def penalty(violations: list[Violation]) -> float:
     return sum(MILD_COST.get(v.name, 0.5) for v in violations if not v.severe)
 
 
-def keeps(source: str, instruction: str, candidate: str) -> bool:
-    """No violation that costs anything: what a sure rule edit needs to be taken without the models."""
-    found = check(source, instruction, candidate)
-    return not severe(found) and penalty(found) == 0
-
-
 MILD_COST = {"nouns_lost": 0.0, "attribute_kept": 1.0, "request_words": 1.0, "removed_kept": 1.0, "attribute_misplaced": 0.5,
              "content_missing": 0.5, "duplicated": 0.5, "dangling": 1.0}
 

@@ -110,7 +110,7 @@ class RerankedEditor:
     severe one loses to every other, and when all break one the editor declines (returns the prompt
     unchanged, which the chat reports). A candidate with an attribute written after its thing ("a dog
     black") is also offered mended ("a black dog": invariants.repair). A sure rule edit that the verifier
-    scores high and that breaks no invariant that costs anything (invariants.keeps) is taken at once. `stats` counts candidates checked, rejected by each invariant, declines."""
+    scores high and that breaks no invariant is taken at once. `stats` counts candidates checked, rejected by each invariant, declines."""
 
     def __init__(self, writer: LocalEditor, judge: LocalEditor, n: int = 4, rules: bool = True):
         self.writer, self.judge, self.n, self.rules = writer, judge, n, rules
@@ -131,7 +131,7 @@ class RerankedEditor:
         def edit_chunk(chunk):
             ruled = [self.rule_edits(pair) for pair in chunk]
             taken = [next((t for t, sure in r if sure and verify(*pair, t) >= TAKE_RULE
-                           and invariants.keeps(*pair, t)), None) for pair, r in zip(chunk, ruled)]
+                           and not invariants.check(*pair, t)), None) for pair, r in zip(chunk, ruled)]
             self.stats["edits"] += len(chunk)
             self.stats["rule taken"] += sum(t is not None for t in taken)
             todo = [k for k, t in enumerate(taken) if t is None]
