@@ -26,7 +26,7 @@ def test_keeps_good_records_and_says_why_others_go(tmp_path):
         rec("a red car on a road", "make it blue", "a blue car on a road", kind="colour"),  # unknown kind
         rec("a cat", "add a hat", "a cat with a hat"),                            # input too short
         "not json",
-        # an evaluation set's input (train/eval_sets/multiturn.jsonl, m01): held out
+        # an evaluation set's input (eval/sets/multiturn.jsonl, m01): held out
         rec("a cat on a bench", "add a red umbrella", "a cat on a bench under a red umbrella", kind="add"),
     ])
     kept, dropped, examples, total = instructpe_check.check(shards)

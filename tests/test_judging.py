@@ -8,7 +8,7 @@ from train import evaluate_chat
 from train.data import DataError
 from train.judging import make, read_grades, score
 
-SET = Path(__file__).resolve().parents[1] / "train" / "eval_sets" / "multiturn.jsonl"
+SET = Path(__file__).resolve().parents[1] / "eval" / "sets" / "multiturn.jsonl"
 DEV = [("a horse in a field", "turn the horse into a zebra", "a zebra in a field"),
        ("a red car on a road", "make the car blue", "a blue car on a road"),
        ("a cat on a bench", "add a hat", "a cat wearing a hat on a bench")]

@@ -1,7 +1,7 @@
 """How well the editor's invariants (diffchat/editor/invariants.py) tell failed edits from good ones, on
-every candidate judged blind so far (assets/judging/**: batches, keys, grades).
+every candidate judged blind so far (eval/judging/**: batches, keys, grades).
 
-    python -m train.calibrate_invariants [--judging assets/judging] [--show subject_lost!:ref]
+    python -m train.calibrate_invariants [--judging eval/judging] [--show subject_lost!:ref]
 
 For each check (a trailing "!" marks its severe form): how many human references, correct, partly and
 failed candidates it flags, and the share of flagged non-references that the judges graded failed /
@@ -84,7 +84,7 @@ def table(counts: dict[str, Counter]) -> str:
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--judging", default="assets/judging")
+    p.add_argument("--judging", default="eval/judging")
     p.add_argument("--show", default="", help="CHECK:GROUP[,...] to print up to 12 examples of (e.g. subject_lost!:ref)")
     args = p.parse_args(argv)
     counts, examples = calibrate(judged(args.judging))

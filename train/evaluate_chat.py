@@ -1,6 +1,6 @@
 """Multi-turn edits: each method edits its own previous output, turn by turn, over hand-written chats.
 
-    python -m train.evaluate_chat --set train/eval_sets/multiturn.jsonl \
+    python -m train.evaluate_chat --set eval/sets/multiturn.jsonl \
         --methods "shipped=default#ctranslate2,new=runs/new-editor#transformers" --out runs/eval-chat
 
 A method is LABEL=SPEC[#RUNTIME[:QUANTIZATION]], SPEC being anything `load_editor` accepts ("default",
@@ -126,7 +126,7 @@ def evaluate(set_path: str, methods: list[str], out: str, batch_size: int = 8) -
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description="Multi-turn prompt edits: each method edits its own previous output.")
-    p.add_argument("--set", required=True, help="conversations JSONL (train/eval_sets/multiturn.jsonl)")
+    p.add_argument("--set", required=True, help="conversations JSONL (eval/sets/multiturn.jsonl)")
     p.add_argument("--methods", required=True,
                    help="comma-separated LABEL=SPEC[#RUNTIME[:QUANTIZATION]], e.g. shipped=default#ctranslate2")
     p.add_argument("--out", default="runs/eval-chat")

@@ -14,7 +14,7 @@ A record is dropped when:
   command      output adds a command word ("make", "remove", "instead", "please", ...) input lacks
   script       the edit script of (input, output) does not turn input back into output
   duplicate    the (input, edit) pair was already kept (case and spacing aside)
-  held out     its input, or its (input, edit) pair, is in an evaluation set (train/eval_sets/*, the
+  held out     its input, or its (input, edit) pair, is in an evaluation set (eval/sets/*, the
                human dev split), so training on it would leak the test
 """
 from __future__ import annotations
@@ -32,7 +32,7 @@ KINDS = ("attribute", "replace", "add", "remove", "style", "move", "scene", "moo
 STYLES = ("title", "casual", "prompt")
 COMMAND_WORDS = frozenset("""make turn change add remove replace swap delete erase instead please pls plz can could
 should would""".split())
-EVAL_SETS = Path(__file__).resolve().parent / "eval_sets"
+EVAL_SETS = Path(__file__).resolve().parents[1] / "eval" / "sets"
 
 
 def _key(text: str) -> str:

@@ -21,7 +21,7 @@ from .common import GenerationOptions, LocalEditor, cpu_cores
 
 QUANTIZATIONS = ("int8", "int8_float32", "int16", "float32")
 # int8: with the shipped editor (rules + both models) judged blind as good as float32 (= transformers) on
-# held-out edits and chats (assets/judging/round-4, round-5) and 3-4x faster than transformers; float32 on request.
+# held-out edits and chats (eval/judging/round-4, round-5) and 3-4x faster than transformers; float32 on request.
 DEFAULT_QUANTIZATION = "int8"
 MANIFEST = "diffchat_ct2.json"  # written last: a folder without it (or with other file sizes) is rebuilt
 
