@@ -122,3 +122,25 @@ def test_pick_offers_the_mended_candidate():
     ed = editor()
     pair = ("a dog sitting on a porch", "make the dog black with red eyes")
     assert ed.pick(pair, ["a dog black with red eyes sitting on a porch"]) == "a black dog with red eyes sitting on a porch"
+
+
+@pytest.mark.parametrize("source, instruction, candidate, mended", [
+    ("a lion resting in tall grass", "make the lion a cub", "a cub resting in tall grass",
+     "a lion cub resting in tall grass"),
+    ("two lions resting in tall grass", "make the lions cubs", "two cubs resting in tall grass",
+     "two lion cubs resting in tall grass"),
+])
+def test_the_young_of_an_animal_keeps_the_animal(source, instruction, candidate, mended):
+    assert "subject_lost" in names(source, instruction, candidate, severe_only=True)  # is it still a lion?
+    assert invariants.repair(source, instruction, candidate) == mended
+    assert not invariants.check(source, instruction, mended)
+    assert ed_pick(source, instruction, candidate) == mended
+
+
+def test_a_young_that_is_a_kind_of_the_animal_replaces_it():
+    assert invariants.check("a dog sleeping on a sofa", "make the dog a puppy", "a puppy sleeping on a sofa") == []
+    assert invariants.check("a cat on a sofa", "make the cat a dog", "a dog on a sofa") == []
+
+
+def ed_pick(source, instruction, candidate):
+    return editor().pick((source, instruction), [candidate])

@@ -3,7 +3,7 @@ model, a future model).
 
     from diffchat.editor.invariants import check
     check("a lion resting in tall grass", "make the lion a cub", "a cub resting in tall grass")
-    # [Violation(name='subject_lost', severe=True, detail='lion')]
+    # [Violation(name='subject_lost', severe=True, detail='lion')]: a lion cub is asked for (repair() writes it)
 
 The checks read a parse of the prompts' words (NLTK's perceptron tagger: nouns are NN*), not one
 pattern per phrasing:
@@ -38,7 +38,7 @@ from functools import lru_cache
 from . import lexicon
 from .scene import MOODS
 from .direct import (DETERMINERS, AGES, tidy, COLORS, CONDITIONS, LENGTHS, MATERIALS, MEDIUM_HEADS, SEASONS, SIZES, TIMES, WEATHER,
-                     normalise, stem)
+                     normalise, plural_of, stem)
 
 ATTRIBUTES = {"color": COLORS, "size": SIZES, "age": AGES, "material": MATERIALS, "condition": CONDITIONS,
               "length": LENGTHS}
@@ -86,6 +86,8 @@ _GONE = [  # what an instruction replaces or removes (its object)
 _REMOVE = re.compile(r"\b(?:remove|delete|erase|get\s+rid\s+of|take\s+out|take\s+away|take\s+off|without|no|no\s+more|"
                      r"lose|drop|ditch|shave\s+off|shave|cut\s+out|minus)\s+(?:the\s+|a\s+|an\s+|all\s+(?:the\s+)?|his\s+|"
                      r"her\s+|their\s+|its\s+|any\s+)?(.+)$")
+_YOUNG = re.compile(r"\bmake\s+(?:the\s+|his\s+|her\s+|their\s+)?([a-z]+)\s+(?:an?\s+)?(?:baby\s+|little\s+|young\s+)?"
+                    r"([a-z]+)\b")  # "make the lion a cub"
 _PARTIAL = re.compile(r"\b(?:one|some|half|few|fewer|less|only|just|most|two|three|several|but|except|keep|leave)\b")
 _ATTRIBUTE_ASKS = [re.compile(  # "make the umbrella blue", "paint his car bright red", "the dress should be gold"
     r"^(?:make|paint|colou?r|turn|change|dye|have|get|give)?\s*(?:the|his|her|their|its|my|that|this)\s+"
@@ -185,6 +187,7 @@ class Ask:
     adds: bool                # adds or substitutes a thing ("add", "put", "give", "X instead", "turn into")
     removed: set[str]         # the nouns' stems of what it removes outright ("no goggles"; not "one of the men")
     pronoun: bool             # points at a thing without naming it ("make them kittens")
+    young: str | None = None  # "make the lion a cub": the animal stays (a lion cub), its young is asked for
 
 
 @lru_cache(maxsize=4096)
@@ -194,10 +197,15 @@ def ask(instruction: str) -> Ask:
     text = " ".join(text.split())
     parsed = _parse(text)
     gone: set[str] = set()
+    young = None
+    m = _YOUNG.search(text)
+    if m and m.group(1) not in _PRONOUN and lexicon.is_kind_of(m.group(2), "young") \
+            and not lexicon.is_kind_of(m.group(2), m.group(1)):  # a puppy is a dog already
+        young = stem(m.group(1))  # a cub, a foal, a puppy: the young of the named animal, not another animal
     for pattern in _GONE:
         m = pattern.search(text)
         if m:
-            gone |= {s for w, tag, s in _parse(m.group(1)) if w not in _PRONOUN}
+            gone |= {s for w, tag, s in _parse(m.group(1)) if w not in _PRONOUN and s != young}
     things, place = [], False
     for k, (w, tag, s) in enumerate(parsed):
         if k == 0 and (tag.startswith("VB") or w in _COMMANDS):
@@ -240,7 +248,7 @@ def ask(instruction: str) -> Ask:
             if not place and _is_noun(w, tag) and w not in _ABSTRACT and w not in _PRONOUN:
                 removed.add(st)
     return Ask(text, words, gone, nouns_, things, target, attribute, phrase, scene, style, refers, adds, removed,
-               pronoun)
+               pronoun, young)
 
 
 @lru_cache(maxsize=4096)
@@ -357,7 +365,7 @@ def check(source: str, instruction: str, candidate: str) -> list[Violation]:
         replaced = (a.pronoun or "instead" in a.words or not names_one) and a.things and \
             all(_there(t, cand_stems) for t in a.things)  # "make them kittens", "zebras instead"
         if not replaced and (subj in lost or a.target == subj or not a.gone):
-            out.append(Violation("subject_lost", True, subj))
+            out.append(Violation("subject_lost", True, subj))  # "a cub resting": the lion is gone (repair mends it)
     others = [n for n in lost if n != subj]
     keepable = [n for n in dict.fromkeys(src_nouns) if not _exempt(n, a, capitalised) and not said(n, a.words)
                 and n not in capitalised and n not in _FRAME]
@@ -486,9 +494,14 @@ _LINK = frozenset("is are in of made all".split())
 def repair(source: str, instruction: str, candidate: str) -> str | None:
     """The candidate with an attribute written after its thing moved in front of it, and the thing's old
     attribute of the same kind dropped: "a dog black with red eyes" -> "a black dog with red eyes", "a green
-    umbrella blue" -> "a blue umbrella". None when there is nothing to mend."""
+    umbrella blue" -> "a blue umbrella"; the young of the named animal written with the animal kept ("make
+    the lion a cub" -> "a lion cub resting ..."). None when there is nothing to mend."""
     a = ask(instruction)
-    if not a.target or not a.attribute_phrase or lexicon.tagger() is None:
+    if lexicon.tagger() is None:
+        return None
+    if a.young:
+        return _young(source, instruction, candidate, a)
+    if not a.target or not a.attribute_phrase:
         return None
     phrase = a.attribute_phrase.split()
     toks = list(_WORD.finditer(candidate))
@@ -512,3 +525,18 @@ def repair(source: str, instruction: str, candidate: str) -> str | None:
         mended = candidate[:toks[start].start()] + " ".join(words) + candidate[end:]
         return tidy(mended)
     return None
+
+
+def _young(source: str, instruction: str, candidate: str, a: Ask) -> str | None:
+    """"make the lion a cub": the source with its "lion" written "lion cub", when the candidate lost the lion."""
+    if said(a.young, _stems(candidate)):
+        return None
+    young = _YOUNG.search(a.text).group(2)
+    for tok in _WORD.finditer(source):
+        word = tok.group(0)
+        if word.lower() == a.young:  # "lion" -> "lion cub"
+            return source[:tok.end()] + " " + young + source[tok.end():]
+        if stem(word) == a.young and word.lower().startswith(a.young) and word.lower().endswith("s"):
+            return source[:tok.start()] + word[:len(a.young)] + " " + plural_of(young) + source[tok.end():]  # lion cubs
+    return None
+
