@@ -25,6 +25,8 @@ from dataclasses import dataclass
 
 from . import lexicon
 
+RULES_VERSION = "13.1"  # the rules' version (eval/README.md); train/regress_rules.py checks every change
+
 _WORD = re.compile(r"[A-Za-z0-9][\w'’]*(?:-[\w'’]+)*")
 DETERMINERS = frozenset("a an the his her their its my your our some two three four several many".split())
 PREPOSITIONS = frozenset("""of on in at by with and or to for from into onto over under above below behind beside
