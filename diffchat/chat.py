@@ -13,7 +13,7 @@ from .backends import get_backend
 from .editor import is_unchanged
 from .errors import DiffChatError, InvalidInput
 from .intent import clarifying_question, parse_command
-from .session import (MAX_SEED, MAX_TEXT_CHARS, RENDER_SETTINGS, ChatSession, Turn, _as_image, _check_text,
+from .session import (MAX_SEED, MAX_TEXT_CHARS, RENDER_SETTINGS, ChatSession, Turn, as_image, check_text,
                       render_prompt)
 from .editor.templates import clean_text
 
@@ -193,7 +193,7 @@ class ChatController:
         """Start a new chat from the user's image: its caption becomes the starting prompt. With
         `keep_as_source` the image itself is the first image and later images are img2img from it."""
         try:
-            source = _as_image(image, "image").convert("RGB")
+            source = as_image(image, "image").convert("RGB")
             caption = captioner.caption(source) if hasattr(captioner, "caption") else captioner(source)
             caption = clean_text(caption)
             if not caption:
@@ -251,14 +251,14 @@ class ChatController:
         return prompt
 
     def _start(self, prompt: str, *, render: bool, progress: Progress) -> Reply:
-        prompt = _check_text(prompt, "prompt")  # before rendering: a prompt the session refuses is not rendered
+        prompt = check_text(prompt, "prompt")  # before rendering: a prompt the session refuses is not rendered
         image = self._render(prompt, "", progress, first=True) if render else None
         self.session.start(prompt, seed=self.seed, backend=self.backend, settings=self.settings, image=image)
         return self._reply("start", f"Here is '{prompt}'. Tell me what to change.")
 
     def _commit(self, instruction: str, prompt: str, *, render: bool, progress: Progress,
                 manual: bool = False) -> Reply:
-        prompt = _check_text(prompt, "prompt")  # before rendering, like the instruction
+        prompt = check_text(prompt, "prompt")  # before rendering, like the instruction
         if len(instruction) > MAX_TEXT_CHARS:
             raise InvalidInput(f"The instruction is too long ({len(instruction)} characters, "
                                f"at most {MAX_TEXT_CHARS}).")

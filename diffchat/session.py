@@ -81,7 +81,7 @@ def render_prompt(renderer, prompt: str, *, seed: int, backend: str, settings: d
                            progress=progress, **kwargs)
 
 
-def _as_image(image, what: str) -> Image.Image:
+def as_image(image, what: str) -> Image.Image:
     if isinstance(image, Image.Image):
         return image
     if isinstance(image, (str, os.PathLike)):
@@ -184,15 +184,15 @@ class ChatSession:
             turn.image = None
             return
         turn.image = f"turn-{turn.id}.png"
-        self._images[turn.image] = _as_image(image, "image")
+        self._images[turn.image] = as_image(image, "image")
         self._on_disk = {k for k in self._on_disk if k[1] != turn.image}
 
     def start(self, prompt: str, *, seed: int, backend: str, settings: dict | None = None,
               image=None, source_image=None) -> Turn:
         """Forget everything and begin a new chat from `prompt` (turn 0)."""
-        prompt = _check_text(prompt, "starting prompt")
-        source = _as_image(source_image, "source image") if source_image is not None else None
-        image = _as_image(image, "image") if image is not None else None
+        prompt = check_text(prompt, "starting prompt")
+        source = as_image(source_image, "source image") if source_image is not None else None
+        image = as_image(image, "image") if image is not None else None
         self.reset()
         turn = _checked(Turn(0, None, "", "", prompt, _check_seed(seed), str(backend), dict(settings or {})))
         self._attach(turn, image)
@@ -215,7 +215,7 @@ class ChatSession:
             parent=head.id,
             instruction=str(instruction),
             prompt_before=head.prompt_after,
-            prompt_after=_check_text(prompt_after, "prompt"),
+            prompt_after=check_text(prompt_after, "prompt"),
             seed=head.seed if seed is None else _check_seed(seed),
             backend=head.backend if backend is None else str(backend),
             settings=dict(head.settings if settings is None else settings),
@@ -359,7 +359,7 @@ class ChatSession:
 
 # -- helpers ---------------------------------------------------------------------------------
 
-def _check_text(text, what: str) -> str:
+def check_text(text, what: str) -> str:
     if not isinstance(text, str) or not text.strip():
         raise InvalidInput(f"The {what} is empty.")
     if len(text) > MAX_TEXT_CHARS:

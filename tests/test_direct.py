@@ -174,7 +174,7 @@ def test_the_rest_of_the_prompt_is_kept_character_for_character():
 
 def test_the_best_of_editor_takes_a_sure_rule_edit_without_running_the_models():
     class Refuse(Fake):
-        def _generate(self, *a, **k):
+        def generate_many(self, *a, **k):
             raise AssertionError("the models ran")
 
     editor = RerankedEditor(Refuse(["x"]), Refuse(["x"]), n=4)

@@ -49,7 +49,7 @@ class Fake:
 
         self.options = GenerationOptions()
 
-    def _generate(self, pairs, opts, num_return=1):
+    def generate_many(self, pairs, opts, num_return=1):
         assert opts.num_beams == num_return == 4
         return [self.outputs[:num_return] for _ in pairs]
 
@@ -107,9 +107,9 @@ def test_on_ctranslate2_the_two_models_decode_at_once_with_the_same_pick():
     class Slow(Fake):
         runtime = "ctranslate2"
 
-        def _generate(self, pairs, opts, num_return=1):
+        def generate_many(self, pairs, opts, num_return=1):
             seen["writer"] = threading.current_thread().name
-            return super()._generate(pairs, opts, num_return)
+            return super().generate_many(pairs, opts, num_return)
 
         def edit_batch(self, pairs, batch_size=8, progress=False, **kw):
             seen["judge"] = threading.current_thread().name

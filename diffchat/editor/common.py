@@ -96,14 +96,14 @@ class LocalEditor:
         pairs = [validate_pair(p, i) for p, i in pairs]
         opts = self.options.update(**generation)
         self._seed(opts)
-        outputs = in_batches(pairs, batch_size, progress, lambda chunk: [s[0] for s in self._generate(chunk, opts)])
+        outputs = in_batches(pairs, batch_size, progress, lambda chunk: [s[0] for s in self.generate_many(chunk, opts)])
         if opts.retry_unchanged > 1:
             for k, pair in enumerate(pairs):
                 if is_unchanged(outputs[k], pair[0]):
                     outputs[k] = self._changed_beam(pair, opts) or outputs[k]
         return outputs
 
-    def _generate(self, pairs, opts: GenerationOptions, num_return: int = 1) -> list[list[str]]:
+    def generate_many(self, pairs, opts: GenerationOptions, num_return: int = 1) -> list[list[str]]:
         """Cleaned outputs of every pair: `num_return` sequences each."""
         texts = [build_prompt(self.tokenizer, p, i, self.template) for p, i in pairs]
         decoded = self._decode(texts, opts, num_return)
@@ -114,7 +114,7 @@ class LocalEditor:
     def _changed_beam(self, pair: tuple[str, str], opts: GenerationOptions) -> str | None:
         """The best of `retry_unchanged` beams that is not the prompt itself (None if every beam is)."""
         n = opts.retry_unchanged
-        beams = self._generate([pair], opts.update(do_sample=False, num_beams=n), num_return=n)[0]
+        beams = self.generate_many([pair], opts.update(do_sample=False, num_beams=n), num_return=n)[0]
         return next((b for b in beams if not is_unchanged(b, pair[0])), None)
 
     def score(self, pair: tuple[str, str], candidates: list[str]) -> list[float]:

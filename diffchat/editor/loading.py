@@ -39,25 +39,18 @@ def load_editor(spec: str | None = None, *, runtime: str | None = None, quantiza
         return OpenAIEditor(model=spec.split(":", 1)[1])
     if spec in ("default", "models") and all((a / "adapter_config.json").is_file()
                                              for a in (SHIPPED_SCRIPT, SHIPPED_ADAPTER)):
-        editor = load_editor(f"best:{SHIPPED_SCRIPT},{SHIPPED_ADAPTER}", runtime=runtime, quantization=quantization,
-                             threads=threads, **kwargs)
-        editor.rules = spec == "default"
+        editor = _best(str(SHIPPED_SCRIPT), str(SHIPPED_ADAPTER), runtime, quantization, threads, kwargs,
+                       rules=spec == "default")
         editor.name = (f"DiffChat v2 on SmolLM2-135M (edit scripts + rewrite{' + rules' if editor.rules else ''}, "
                        f"best of {editor.n + 1})")
         return editor
     if spec.startswith("best:"):  # best:SCRIPT_MODEL,REWRITE_MODEL (or best:A+B inside comma-separated lists)
-        from .rerank import RerankedEditor
-
         pair = spec[len("best:"):]
         writer, _, judge = pair.partition("," if "," in pair else "+")
         if not judge:
             raise InvalidInput("best: takes two editors, the edit-script model and the rewrite model: best:A,B "
                                "(or best:A+B)")
-        # On CTranslate2 the two models decode at once: half the threads (all cores, at most 8) each.
-        each = min(4, max(1, (threads or cpu_cores()) // 2)) if pick_runtime(runtime, kwargs) == "ctranslate2" \
-            else threads
-        load = lambda s: load_editor(s, runtime=runtime, quantization=quantization, threads=each, **kwargs)  # noqa: E731
-        return RerankedEditor(load(writer.strip()), load(judge.strip()))
+        return _best(writer.strip(), judge.strip(), runtime, quantization, threads, kwargs)
     model, gguf_file, adapter = resolve_spec(spec)
     if pick_runtime(runtime, kwargs) == "ctranslate2":
         try:
@@ -73,6 +66,16 @@ def load_editor(spec: str | None = None, *, runtime: str | None = None, quantiza
     from .transformers_runtime import PromptEditor
 
     return PromptEditor.from_pretrained(model, gguf_file=gguf_file, adapter=adapter, **kwargs)
+
+
+def _best(writer: str, judge: str, runtime, quantization, threads: int, kwargs: dict, rules: bool = True):
+    """The reranked editor of two loaded editors: the edit-script model (writer) and the rewrite model."""
+    from .rerank import RerankedEditor
+
+    # On CTranslate2 the two models decode at once: half the threads (all cores, at most 8) each.
+    each = min(4, max(1, (threads or cpu_cores()) // 2)) if pick_runtime(runtime, kwargs) == "ctranslate2" else threads
+    load = lambda s: load_editor(s, runtime=runtime, quantization=quantization, threads=each, **kwargs)  # noqa: E731
+    return RerankedEditor(load(writer), load(judge), rules=rules)
 
 
 def pick_runtime(runtime: str | None, kwargs: dict) -> str:

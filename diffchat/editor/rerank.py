@@ -146,7 +146,7 @@ class RerankedEditor:
     def _model_candidates(self, pairs, batch_size: int, generation: dict) -> tuple[list[list[str]], list[str]]:
         """The script model's beams and the rewrite model's edits. With `parallel` (both on CTranslate2,
         which releases the GIL) the two models decode at once, in two threads."""
-        beams = partial(self.writer._generate, pairs, self.writer.options.update(num_beams=self.n), self.n)
+        beams = partial(self.writer.generate_many, pairs, self.writer.options.update(num_beams=self.n), self.n)
         rewrites = partial(self.judge.edit_batch, pairs, batch_size=batch_size, progress=False, **generation)
         if not self.parallel:
             return beams(), rewrites()
