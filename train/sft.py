@@ -28,6 +28,9 @@ class SFTRunConfig:
     template: str = "diffchat"         # "diffchat" (the paper's), "chat" (the model's chat template), or
                                        # "script" (the model writes only the change: diffchat/editor/edit_script.py)
     data: list[str] = field(default_factory=lambda: ["../shared/data/human-written-edits.jsonl"])
+    train_only: list[str] = field(default_factory=list)  # more triplets for the train split only (e.g. the
+                                       # LLM-written train/instructpe/checked.jsonl.gz); a row whose source prompt
+                                       # is in the validation split is dropped, so validation stays unseen
     source_field: str = "beautified_source_prompt"  # InstructPE only; "source_prompt" for raw prompts
     skip_bad: bool = False
     val_fraction: float = 0.1
@@ -87,6 +90,12 @@ def build_datasets(cfg: SFTRunConfig, tokenizer):
         print(f"{path}: {report}")
         rows += part
     train, val = split_by_source(rows, cfg.val_fraction, cfg.seed)
+    held = {r.source.lower() for r in val}
+    for path in cfg.train_only:
+        part, report = load_rows(path, source_field=cfg.source_field, skip_bad=cfg.skip_bad)
+        kept = [r for r in part if r.source.lower() not in held]
+        print(f"{path} (train only): {report}; {len(part) - len(kept)} dropped (source prompt in validation)")
+        train = train + kept
     if cfg.synthetic or cfg.implied:
         from train.augment import implied_edits, synthetic_edits
 
