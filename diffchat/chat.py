@@ -13,7 +13,8 @@ from .backends import get_backend
 from .editor import is_unchanged
 from .errors import DiffChatError, InvalidInput
 from .intent import clarifying_question, parse_command
-from .session import (MAX_SEED, MAX_TEXT_CHARS, RENDER_SETTINGS, ChatSession, Turn, as_image, check_text,
+from .settings import RenderSettings
+from .session import (MAX_SEED, MAX_TEXT_CHARS, ChatSession, Turn, as_image, check_text,
                       render_prompt)
 from .editor.templates import clean_text
 
@@ -70,25 +71,6 @@ def diff_words(before: str, after: str) -> list[tuple[str, str | None]]:
     return out
 
 
-def _check_setting(key: str, value):
-    """A render setting, validated; None means "the backend's default"."""
-    if value is None:
-        return None
-    number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if key == "steps" and not (isinstance(value, int) and number and 1 <= value <= 500):
-        raise InvalidInput(f"Steps must be a whole number from 1 to 500, not {value!r}.")
-    if key == "guidance" and not (number and 0 <= value <= 50):
-        raise InvalidInput(f"Guidance must be a number from 0 to 50, not {value!r}.")
-    if key == "strength" and not (number and 0 < value <= 1):
-        raise InvalidInput(f"Strength must be above 0 and at most 1, not {value!r}.")
-    if key in ("width", "height") and not (isinstance(value, int) and number and 64 <= value <= 2048
-                                           and value % 8 == 0):
-        raise InvalidInput(f"The {key} must be a multiple of 8 from 64 to 2048 pixels, not {value!r}.")
-    if key == "negative_prompt" and not isinstance(value, str):
-        raise InvalidInput("The negative prompt must be text.")
-    return float(value) if key in ("guidance", "strength") else value
-
-
 class ChatController:
     """Editor + renderer + session. A message that fails leaves the session as it was."""
 
@@ -125,15 +107,11 @@ class ChatController:
     def update_settings(self, **settings) -> dict:
         """Set render settings (steps, guidance, negative_prompt, width, height, strength) for the
         next images; None puts one back to the backend's default."""
-        unknown = set(settings) - set(RENDER_SETTINGS)
-        if unknown:
-            raise InvalidInput(f"Unknown setting(s) {sorted(unknown)}; use {', '.join(RENDER_SETTINGS)}.")
-        checked = {k: _check_setting(k, v) for k, v in settings.items()}
-        for key, value in checked.items():
-            if value is None:
-                self.settings.pop(key, None)
-            else:
-                self.settings[key] = value
+        return self.use_settings(RenderSettings.from_dict(self.settings).updated(**settings))
+
+    def use_settings(self, settings: RenderSettings) -> dict:
+        """Render the next images with exactly these settings."""
+        self.settings = settings.as_dict()
         return dict(self.settings)
 
     # -- messages ----------------------------------------------------------------------------

@@ -15,9 +15,8 @@ from PIL import Image, UnidentifiedImageError
 from .backends import BackendSpec, get_backend, require_available
 from .errors import BackendError, DiffChatError, InvalidInput, RenderError, load_failure
 from .long_prompt import encode_long, is_long
+from .settings import MAX_SIZE, MIN_SIZE, check_setting
 
-MIN_SIZE, MAX_SIZE = 64, 2048
-MAX_STEPS = 500
 
 
 def load_image(image: Image.Image | str | Path) -> Image.Image:
@@ -36,15 +35,8 @@ def load_image(image: Image.Image | str | Path) -> Image.Image:
 
 
 def _check_size(width: int | None, height: int | None) -> None:
-    for label, v in (("width", width), ("height", height)):
-        if v is None:
-            continue
-        if not isinstance(v, int) or isinstance(v, bool):
-            raise InvalidInput(f"The {label} must be a whole number of pixels, got {v!r}.")
-        if v % 8:
-            raise InvalidInput(f"The {label} must be a multiple of 8 (got {v}); try {max(MIN_SIZE, v // 8 * 8)}.")
-        if not MIN_SIZE <= v <= MAX_SIZE:
-            raise InvalidInput(f"The {label} must be between {MIN_SIZE} and {MAX_SIZE} pixels (got {v}).")
+    check_setting("width", width)
+    check_setting("height", height)
 
 
 def _check_inputs(spec: BackendSpec, prompt, instruction, init_image) -> None:
@@ -210,15 +202,13 @@ class Renderer:
         steps = spec.steps if steps is None else steps
         guidance = spec.guidance if guidance is None else guidance
         negative_prompt = spec.negative_prompt if negative_prompt is None else negative_prompt
-        if not isinstance(steps, int) or isinstance(steps, bool) or not 1 <= steps <= MAX_STEPS:
-            raise InvalidInput(f"Steps must be a whole number from 1 to {MAX_STEPS} (got {steps!r}).")
-        if not isinstance(guidance, (int, float)) or not 0 <= guidance <= 50:
-            raise InvalidInput(f"Guidance must be a number from 0 to 50 (got {guidance!r}).")
+        check_setting("steps", steps)
+        check_setting("guidance", guidance)
         if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**63:
             raise InvalidInput(f"The seed must be a whole number from 0 to 2^63-1 (got {seed!r}).")
         _check_inputs(spec, prompt, instruction, init_image)
-        if init_image is not None and not 0 < strength <= 1:
-            raise InvalidInput(f"Strength must be above 0 and at most 1 (got {strength!r}).")
+        if init_image is not None:
+            check_setting("strength", strength)
         default = (spec.width, spec.height) if spec.width and spec.height else None
         if init_image is not None:
             image = _fit(load_image(init_image), width, height, default)

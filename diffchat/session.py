@@ -19,6 +19,7 @@ from PIL import Image
 
 from .backends import get_backend
 from .errors import BackendError, InvalidInput, SessionFileError
+from .settings import RenderSettings
 
 FORMAT = "diffchat-session"
 VERSION = 1
@@ -37,8 +38,6 @@ MAX_SEED = 2**63 - 1
 _IMAGE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*\.png")
 _OUR_IMAGE = re.compile(r"(?:turn-\d+|source)\.png")
 
-# Turn settings passed on to Renderer.render (seed and backend are Turn fields of their own).
-RENDER_SETTINGS = ("negative_prompt", "steps", "guidance", "width", "height", "strength")
 
 
 def _now() -> str:
@@ -68,8 +67,7 @@ def render_prompt(renderer, prompt: str, *, seed: int, backend: str, settings: d
                   instruction: str | None = None, progress=None) -> Image.Image:
     """Render a turn the way every turn is rendered: its seed, backend and settings; img2img from
     the chat's source image when it has one; InstructPix2Pix backends edit the previous image."""
-    settings = settings or {}
-    kwargs = {k: settings[k] for k in RENDER_SETTINGS if settings.get(k) is not None}
+    kwargs = RenderSettings.from_dict(settings).as_dict()
     if get_backend(backend).kind == "ip2p":
         if previous is None and source is None:
             raise BackendError(f"'{backend}' edits an existing image: start from an image, or make the "
@@ -373,6 +371,14 @@ def _check_seed(seed) -> int:
     return seed
 
 
+def _valid_settings(settings: dict) -> bool:
+    try:
+        checked = RenderSettings.from_dict(settings)
+    except (InvalidInput, TypeError):
+        return False
+    return len(checked.negative_prompt or "") <= MAX_TEXT_CHARS
+
+
 def _checked(turn: Turn) -> Turn:
     """The turn, if it can be saved and loaded back (the same checks as `load`)."""
     for key, ok in _TURN_TYPES.items():
@@ -414,9 +420,7 @@ _TURN_TYPES = {
     "prompt_after": lambda x: isinstance(x, str) and 0 < len(x.strip()) and len(x) <= MAX_TEXT_CHARS,
     "seed": lambda x: _is_int(x) and 0 <= x <= MAX_SEED,
     "backend": lambda x: isinstance(x, str) and 0 < len(x) <= 200,
-    "settings": lambda x: isinstance(x, dict) and len(x) <= MAX_SETTINGS and all(
-        isinstance(k, str) and (v is None or isinstance(v, (str, bool)) or _is_number(v))
-        and (not isinstance(v, str) or len(v) <= MAX_TEXT_CHARS) for k, v in x.items()),
+    "settings": lambda x: isinstance(x, dict) and len(x) <= MAX_SETTINGS and _valid_settings(x),
     "image": lambda x: x is None or isinstance(x, str),
     "scores": lambda x: isinstance(x, dict) and len(x) <= MAX_SETTINGS and all(
         isinstance(k, str) and (_is_number(v) or v is None) for k, v in x.items()),

@@ -270,6 +270,8 @@ BAD = [
     ("prompt empty", _set_turn(1, "prompt_after", " "), "invalid 'prompt_after'"),
     ("prompt huge", _set_turn(1, "prompt_after", "x" * 5000), "invalid 'prompt_after'"),
     ("settings nested", _set_turn(1, "settings", {"a": {"b": 1}}), "invalid 'settings'"),
+    ("settings unknown", _set_turn(1, "settings", {"sampler": "euler"}), "invalid 'settings'"),
+    ("steps too many", _set_turn(1, "settings", {"steps": 10**9}), "invalid 'settings'"),
     ("scores text", _set_turn(1, "scores", {"clip": "high"}), "invalid 'scores'"),
     ("bad time", _set_turn(1, "created", "yesterday"), "invalid 'created'"),
     ("manual not bool", _set_turn(1, "manual", "yes"), "invalid 'manual'"),

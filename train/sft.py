@@ -178,7 +178,7 @@ def train(cfg: SFTRunConfig, resume: bool = False) -> Path:
     final = out / "final"
     trainer.save_model(str(final))
     tokenizer.save_pretrained(str(final))
-    meta = {"template": cfg.template, "base": cfg.model, "data": cfg.data}
+    meta = {"template": cfg.template, "base": cfg.model, "data": cfg.data, "train_only": cfg.train_only}
     (final / EDITOR_META).write_text(json.dumps(meta, indent=2))
     if cfg.lora and cfg.model == "embedded":  # the adapter belongs on the embedded (dequantised) base
         ac = final / "adapter_config.json"

@@ -18,6 +18,7 @@ from ..errors import BackendError, DiffChatError, InvalidInput
 from ..intent import clarifying_question, parse_command
 from ..long_prompt import long_prompt_note
 from ..session import ChatSession
+from ..settings import RenderSettings
 from .loader import BackgroundLoader
 from .session_zip import owned_folder, pack_session, unpack_session
 
@@ -122,6 +123,28 @@ def parse_size(size: str | None) -> tuple[int | None, int | None]:
     return w, h
 
 
+@dataclass(frozen=True)
+class Controls:
+    """The settings controls' values, read once per event (`read`, in the order of `build_chat_tab`'s
+    `controls` list) and passed on as one object; a bad value is an InvalidInput from `read`."""
+    backend: str | None
+    seed_mode: str
+    seed: int
+    settings: RenderSettings
+
+    @classmethod
+    def read(cls, backend, seed_mode, seed, steps, guidance, negative, size, strength) -> "Controls":
+        width, height = parse_size(size)
+        try:
+            seed = int(seed or 0)
+        except (TypeError, ValueError):
+            raise InvalidInput(f"The seed must be a whole number, not {seed!r}.") from None
+        settings = RenderSettings(negative_prompt=negative or None, steps=int(steps) if steps else None,
+                                  guidance=None if guidance is None else float(guidance), width=width,
+                                  height=height, strength=None if strength is None else float(strength))
+        return cls(backend, seed_mode, seed, settings)
+
+
 def check_upload(path: str | None) -> Image.Image:
     """The uploaded file as an RGB image at most MAX_SOURCE_SIDE pixels a side, or InvalidInput
     with a message for the user. The size is checked from the header, before decoding."""
@@ -221,19 +244,15 @@ class ChatApp:
 
     # ---- helpers -------------------------------------------------------------------------------
 
-    def controller(self, state: ChatState, backend, seed_mode, seed, steps, guidance, negative, size,
-                   strength) -> ChatController:
+    def controller(self, state: ChatState, controls: Controls) -> ChatController:
         """A ChatController over this session with the settings from the controls."""
-        width, height = parse_size(size)
         ctl = ChatController(self.editor, self.renderer, state.session)
-        ctl.set_backend(self.check_backend(backend))
-        if seed_mode == SEED_MODES[1]:
+        ctl.set_backend(self.check_backend(controls.backend))
+        if controls.seed_mode == SEED_MODES[1]:
             ctl.new_seed()
         else:
-            ctl.set_seed(int(seed or 0))
-        ctl.update_settings(steps=int(steps) if steps else None, guidance=None if guidance is None else float(guidance),
-                            negative_prompt=negative or None, width=width, height=height,
-                            strength=None if strength is None else float(strength))
+            ctl.set_seed(controls.seed)
+        ctl.use_settings(controls.settings)
         return ctl
 
     def view(self, state: ChatState, seed: int | None = None):
@@ -298,7 +317,8 @@ class ChatApp:
             state.say("assistant", as_text(question))
             return *self.view(state), ""
         try:
-            ctl = self.controller(state, backend, seed_mode, seed, steps, guidance, negative, size, strength)
+            ctl = self.controller(state, Controls.read(backend, seed_mode, seed, steps, guidance, negative, size,
+                                                       strength))
             if not self.editor_loader.ready:
                 progress(None, desc="Loading the editor model…")
             proposal = ctl.propose(text)
@@ -326,6 +346,13 @@ class ChatApp:
                       negative, size, strength, progress=gr.Progress()):
         """Render `prompt_text` as the next turn: the pending edit (possibly changed by hand), the
         starting prompt, or a prompt the user typed into the prompt box."""
+        try:
+            controls = Controls.read(backend, seed_mode, seed, steps, guidance, negative, size, strength)
+        except DiffChatError as e:
+            return self._fail(state, e)
+        return self._render(state, prompt_text, controls, progress)
+
+    def _render(self, state: ChatState, prompt_text: str, controls: Controls, progress):
         prompt_text = clean_text(prompt_text)
         if not prompt_text:
             return self._fail(state, "The prompt is empty: describe the image to render.", chat=False)
@@ -338,7 +365,7 @@ class ChatApp:
         pending, session = state.pending, state.session
         before = session.current_prompt
         try:
-            ctl = self.controller(state, backend, seed_mode, seed, steps, guidance, negative, size, strength)
+            ctl = self.controller(state, controls)
         except DiffChatError as e:
             return self._fail(state, e)
         on_step = lambda step, total: progress((step, total), desc="Rendering", unit="steps")  # noqa: E731
@@ -432,7 +459,8 @@ class ChatApp:
             progress(None, desc="Describing your image…")
             captioner = self.captioner.get()
             fresh = ChatState(messages=list(state.messages), earlier=list(state.earlier), later=list(state.later))
-            ctl = self.controller(fresh, backend, seed_mode, seed, steps, guidance, negative, size, strength)
+            ctl = self.controller(fresh, Controls.read(backend, seed_mode, seed, steps, guidance, negative, size,
+                                                       strength))
         except DiffChatError as e:
             return self._fail(state, e, chat=False)
         on_step = lambda step, total: progress((step, total), desc="Rendering", unit="steps")  # noqa: E731
