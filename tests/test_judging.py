@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from diffchat.editor import EditorSpec
 from train import evaluate_chat
 from train.data import DataError
 from train.judging import make, read_grades, score
@@ -135,7 +136,7 @@ def test_evaluate_chat_feeds_each_turn_the_previous_output(tmp_path, monkeypatch
     import diffchat.editor
 
     fake = FakeEditor()
-    monkeypatch.setattr(diffchat.editor, "load_editor", lambda spec, runtime=None, quantization=None: fake)
+    monkeypatch.setattr(diffchat.editor.loading, "load_editor", lambda spec, runtime=None, quantization=None: fake)
     convs = [dict(CONVS[0], turns=["add a ball", "fail", "make it night"], references=["x", "y", "z"]), CONVS[1]]
     data = write(tmp_path / "set.jsonl", convs)
     summary = evaluate_chat.evaluate(str(data), ["f=whatever#transformers"], str(tmp_path / "out"))
@@ -199,5 +200,6 @@ def test_named_sets_and_the_head_to_head(tmp_path):
 
 
 def test_chat_methods_take_the_text_evaluations_editor_prefix():
-    assert evaluate_chat.parse_method("v2=editor:best:a+b#ctranslate2:int8") == ("v2", "best:a+b", "ctranslate2", "int8")
-    assert evaluate_chat.parse_method("default") == ("default", "default", None, None)
+    assert evaluate_chat.parse_method("v2=editor:best:a+b#ctranslate2:int8") == \
+        EditorSpec("best:a+b", "ctranslate2", "int8", "v2")
+    assert evaluate_chat.parse_method("default") == EditorSpec("default", None, None, "default")

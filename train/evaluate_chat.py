@@ -16,10 +16,13 @@ import argparse
 import json
 import statistics
 import time
+from dataclasses import replace
 from pathlib import Path
 
+from diffchat.editor.loading import EditorSpec
 from diffchat.errors import DiffChatError
 from train.data import DataError
+from train.evaluate import editor_spec
 from train.judging import read_jsonl, slug
 
 KINDS = ("short", "medium", "long")
@@ -47,16 +50,15 @@ def load_set(path) -> list[dict]:
     return convs
 
 
-def parse_method(entry: str) -> tuple[str, str, str | None, str | None]:
-    """'LABEL=SPEC#runtime:quant' -> (label, spec, runtime, quantization); no LABEL= names it by its spec."""
-    label, _, method = entry.partition("=") if "=" in entry else (entry, "", entry)
-    spec, _, runtime = method.partition("#")
-    runtime, _, quantization = runtime.partition(":")
-    label, spec = slug(label.strip()), spec.strip()
-    spec = spec[len("editor:"):] if spec.startswith("editor:") else spec  # as train/evaluate_text.py writes it
+def parse_method(entry: str) -> EditorSpec:
+    """'LABEL=SPEC#runtime:quant' (EditorSpec's string form; `editor:SPEC` as train/evaluate_text.py
+    writes it) -> the spec, its label slugged (no LABEL= names it by its spec)."""
+    es = EditorSpec.parse(entry)
+    spec = editor_spec(es.spec) or es.spec
+    label = slug(es.label or entry.strip())
     if label == "reference":
         raise SystemExit("'reference' is the set's own references; give the method another label")
-    return label, spec, runtime or None, quantization or None
+    return replace(es, spec=spec, label=label)
 
 
 def run_chats(editor, convs: list[dict], batch_size: int = 8) -> tuple[list[dict], list[float]]:
@@ -92,16 +94,15 @@ def write_chats(chats: list[dict], path: Path) -> None:
 
 
 def evaluate(set_path: str, methods: list[str], out: str, batch_size: int = 8) -> dict[str, dict]:
-    from diffchat.editor import load_editor
-
     convs = load_set(set_path)
     parsed = [parse_method(m) for m in methods]  # bad labels fail before any model loads
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     write_chats(reference_chats(convs), out_dir / "chats-reference.jsonl")
     summary = {}
-    for label, spec, runtime, quantization in parsed:
-        editor = load_editor(spec, runtime=runtime, quantization=quantization)
+    for es in parsed:
+        label, spec, runtime = es.label, es.spec, es.runtime
+        editor = es.load()
         print(f"{label}: {getattr(editor, 'name', spec)} (runtime {getattr(editor, 'runtime', '?')})")
         chats, per_edit = run_chats(editor, convs, batch_size)
         write_chats(chats, out_dir / f"chats-{label}.jsonl")

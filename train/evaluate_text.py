@@ -16,6 +16,7 @@ import argparse
 import csv
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 from diffchat.editor.rerank import COMMAND_WORDS
@@ -59,16 +60,15 @@ def predict(method: str, rows: list[EditRow], batch_size: int = 8) -> list[str]:
         return [r.source for r in rows]
     if method == "append":
         return [f"{r.source}, {r.instruction}" for r in rows]
-    from diffchat.editor import load_editor
+    from diffchat.editor import EditorSpec
     from train.evaluate import editor_spec
 
-    method, _, runtime = method.partition("#")
-    runtime, _, quantization = runtime.partition(":")
-    spec = editor_spec(method)
+    es = EditorSpec.parse(method)  # METHOD#RUNTIME:QUANTIZATION
+    spec = editor_spec(es.spec)
     if not spec:
-        raise SystemExit(f"Unknown method {method!r}: use source, append, base, sft or editor:SPEC")
-    editor = load_editor(spec, runtime=runtime or None, quantization=quantization or None)
-    print(f"{method}: {editor.name} (template {getattr(editor, 'template', 'chat')}, "
+        raise SystemExit(f"Unknown method {es.spec!r}: use source, append, base, sft or editor:SPEC")
+    editor = replace(es, spec=spec).load()
+    print(f"{es.spec}: {editor.name} (template {getattr(editor, 'template', 'chat')}, "
           f"runtime {getattr(editor, 'runtime', 'remote')})")
     return editor.edit_batch([(r.source, r.instruction) for r in rows], batch_size=batch_size, progress=True)
 

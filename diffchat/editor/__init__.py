@@ -16,8 +16,8 @@
 """
 from .common import (EDITOR_META, EMBEDDED_BASE, SHIPPED_ADAPTER, GenerationOptions, LocalEditor, is_unchanged,
                      validate_pair)
-from .loading import RUNTIMES, load_editor
+from .loading import RUNTIMES, EditorSpec, load_editor
 from .transformers_runtime import PromptEditor, pick_device_dtype
 
-__all__ = ["EDITOR_META", "EMBEDDED_BASE", "SHIPPED_ADAPTER", "RUNTIMES", "GenerationOptions", "LocalEditor",
+__all__ = ["EDITOR_META", "EMBEDDED_BASE", "SHIPPED_ADAPTER", "RUNTIMES", "EditorSpec", "GenerationOptions", "LocalEditor",
            "PromptEditor", "is_unchanged", "load_editor", "pick_device_dtype", "validate_pair"]

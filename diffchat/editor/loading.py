@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InvalidInput, ModelLoadError
@@ -13,6 +14,38 @@ from .common import EMBEDDED_BASE, SHIPPED_ADAPTER, SHIPPED_SCRIPT, cpu_cores
 RUNTIMES = ("auto", "ctranslate2", "transformers")
 RUNTIME_ENV = "DIFFCHAT_EDITOR_RUNTIME"
 log = logging.getLogger("diffchat.editor")
+
+
+@dataclass(frozen=True)
+class EditorSpec:
+    """An editor to load: `spec` as `load_editor` takes it, on `runtime` with `quantization`, named
+    `label` in tables. Its string form, `LABEL=SPEC#RUNTIME:QUANTIZATION` (every part but SPEC optional,
+    e.g. `v14=default#ctranslate2:int8`), is parsed here and nowhere else."""
+    spec: str = "default"
+    runtime: str | None = None
+    quantization: str | None = None
+    label: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> "EditorSpec":
+        label, sep, rest = text.partition("=")
+        if not sep:
+            label, rest = "", text
+        spec, _, backend = rest.partition("#")
+        runtime, _, quantization = backend.partition(":")
+        if runtime.strip() and runtime.strip() not in RUNTIMES:
+            raise InvalidInput(f"Unknown runtime {runtime.strip()!r} in {text!r}; use {', '.join(RUNTIMES)}.")
+        return cls(spec.strip() or "default", runtime.strip() or None, quantization.strip() or None,
+                   label.strip() or None)
+
+    def __str__(self) -> str:
+        out = f"{self.label}={self.spec}" if self.label else self.spec
+        if self.runtime or self.quantization:
+            out += f"#{self.runtime or 'auto'}" + (f":{self.quantization}" if self.quantization else "")
+        return out
+
+    def load(self, **kwargs):
+        return load_editor(self.spec, runtime=self.runtime, quantization=self.quantization, **kwargs)
 
 
 def load_editor(spec: str | None = None, *, runtime: str | None = None, quantization: str | None = None,
